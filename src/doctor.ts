@@ -1,0 +1,141 @@
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { backendAvailability, type BackendAvailability } from './backend-select.js';
+import { DirtyTrackError, fromSystemError } from './errors.js';
+import { kernelRelease, PAGE_SIZE, thpMode } from './kernel.js';
+import { readMaps } from './maps.js';
+import { decodeEntry } from './pagemap-entry.js';
+import { PagemapReader } from './pagemap.js';
+import { probeSoftDirty, type SoftDirtyProbe } from './probe-soft-dirty.js';
+import { selectRegions, regionPages } from './scan-result.js';
+import { nativeStatus } from './native.js';
+
+export interface ProcessAccess {
+  pid: number;
+  comm: string;
+  mapsReadable: boolean;
+  pagemapReadable: boolean;
+  /** PFNs read as 0 without CAP_SYS_ADMIN; flags stay valid. */
+  pfnVisible?: boolean;
+  clearRefsWritable: boolean;
+  /** Pid of a tracer already attached (ptrace allows one), 0 when none. */
+  tracerPid: number;
+  regions: number;
+  problems: string[];
+}
+
+export interface DoctorReport {
+  kernel: string;
+  pageSize: number;
+  thp?: string;
+  softDirty: SoftDirtyProbe;
+  native: { loaded: boolean; reason?: string };
+  backends: BackendAvailability[];
+  auto: string | null;
+  ptrace: { yamaScope?: number; capSysPtrace: boolean; capSysAdmin: boolean };
+  process?: ProcessAccess;
+}
+
+export function doctor(pid?: number): DoctorReport {
+  const backends = backendAvailability();
+  const caps = effectiveCaps();
+  let yamaScope: number | undefined;
+  try {
+    yamaScope = Number(readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8').trim());
+  } catch {
+    // no Yama LSM: classic ptrace rules only
+  }
+  return {
+    kernel: kernelRelease(),
+    pageSize: PAGE_SIZE,
+    thp: thpMode(),
+    softDirty: probeSoftDirty(),
+    native: nativeStatus(),
+    backends,
+    auto: backends.find((b) => b.works)?.name ?? null,
+    ptrace: { yamaScope, capSysPtrace: hasCap(caps, 19), capSysAdmin: hasCap(caps, 21) },
+    process: pid === undefined ? undefined : processAccess(pid),
+  };
+}
+
+function effectiveCaps(pid: number | 'self' = 'self'): bigint {
+  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? BigInt('0x' + m[1]) : 0n;
+}
+
+const hasCap = (caps: bigint, bit: number) => ((caps >> BigInt(bit)) & 1n) === 1n;
+
+function processAccess(pid: number): ProcessAccess {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch (err) {
+    throw fromSystemError(err, `cannot read /proc/${pid}/status`, pid);
+  }
+  const problems: string[] = [];
+  const comm = /^Name:\s*(.*)$/m.exec(status)?.[1] ?? '?';
+  const tracerPid = Number(/^TracerPid:\s*(\d+)$/m.exec(status)?.[1] ?? 0);
+  let regions = 0;
+  let mapsReadable = false;
+  let pagemapReadable = false;
+  let pfnVisible: boolean | undefined;
+  try {
+    const maps = readMaps(pid);
+    mapsReadable = true;
+    const { scan } = selectRegions(maps);
+    regions = scan.length;
+    const reader = new PagemapReader(pid, 4096);
+    pagemapReadable = true;
+    try {
+      pfnVisible = firstPresentPfnVisible(reader, scan);
+    } finally {
+      reader.close();
+    }
+  } catch (err) {
+    problems.push(err instanceof DirtyTrackError ? err.message : String(err));
+  }
+  let clearRefsWritable = false;
+  try {
+    accessSync(`/proc/${pid}/clear_refs`, constants.W_OK);
+    clearRefsWritable = existsSync(`/proc/${pid}/clear_refs`);
+  } catch {
+    problems.push(`/proc/${pid}/clear_refs is not writable`);
+  }
+  if (tracerPid !== 0) problems.push(`already traced by pid ${tracerPid}: uffd-wp cannot attach`);
+  if (regions === 0 && mapsReadable) problems.push('no memory mappings (kernel thread or zombie)');
+  return { pid, comm, mapsReadable, pagemapReadable, pfnVisible, clearRefsWritable, tracerPid, regions, problems };
+}
+
+/** Whether the first present page found shows a non-zero PFN (needs CAP_SYS_ADMIN since Linux 4.2). */
+function firstPresentPfnVisible(reader: PagemapReader, regions: ReturnType<typeof selectRegions>['scan']): boolean | undefined {
+  for (const r of regions) {
+    const { startPage, endPage } = regionPages(r);
+    const n = Math.min(endPage - startPage, 4096);
+    const entries = reader.entries(startPage, n);
+    for (const raw of entries) {
+      const e = decodeEntry(raw);
+      if (e.present) return (e.pfn ?? 0n) !== 0n;
+    }
+  }
+  return undefined;
+}
+
+const yes = (b: boolean | undefined) => (b === undefined ? 'unknown' : b ? 'yes' : 'no');
+
+export function doctorToText(d: DoctorReport): string {
+  const lines = [
+    `kernel         ${d.kernel} (${d.pageSize}-byte pages, transparent huge pages: ${d.thp ?? 'absent'})`,
+    `soft-dirty     ${d.softDirty.works ? 'works' : 'DOES NOT WORK'} — live probe: ${d.softDirty.detail}` +
+      (d.softDirty.configSource ? `; CONFIG_MEM_SOFT_DIRTY ${d.softDirty.config ? '=y' : 'unset'} in ${d.softDirty.configSource}` : '; kernel config not readable'),
+    `native addon   ${d.native.loaded ? 'loaded' : `not loaded (${d.native.reason}) — pagemap-scan and uffd-wp need it: npm run build:native`}`,
+  ];
+  for (const b of d.backends) lines.push(`backend        ${b.name.padEnd(13)} ${b.works ? 'yes' : 'no '}  ${b.reason}`);
+  lines.push(`auto backend   ${d.auto ?? 'none: no backend works on this kernel'}`);
+  lines.push(`ptrace         Yama ptrace_scope ${d.ptrace.yamaScope ?? 'absent'}; CAP_SYS_PTRACE ${yes(d.ptrace.capSysPtrace)}; CAP_SYS_ADMIN ${yes(d.ptrace.capSysAdmin)}`);
+  const p = d.process;
+  if (p) {
+    lines.push(`process        ${p.pid} (${p.comm}), ${p.regions} scannable regions`);
+    lines.push(`  maps ${yes(p.mapsReadable)}, pagemap ${yes(p.pagemapReadable)}, PFNs visible ${yes(p.pfnVisible)}, clear_refs writable ${yes(p.clearRefsWritable)}, tracer ${p.tracerPid || 'none'}`);
+    for (const problem of p.problems) lines.push(`  problem: ${problem}`);
+  }
+  return lines.join('\n');
+}

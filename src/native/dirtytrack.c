@@ -1,0 +1,33 @@
+/* dirtytrack's Node-API addon: the few system calls Node cannot make (PAGEMAP_SCAN, userfaultfd,
+ * pidfd_getfd, ptrace). Arguments are validated in src/native.ts; the checks here only keep bad
+ * input from reaching the kernel. Every function is synchronous. */
+#include "functions.h"
+
+struct export_fn {
+  const char *name;
+  napi_callback fn;
+};
+
+static const struct export_fn exports_table[] = {
+    {"pagemapScan", dt_pagemap_scan},
+    {"userfaultfd", dt_userfaultfd},
+    {"uffdApi", dt_uffd_api},
+    {"uffdRegister", dt_uffd_register},
+    {"uffdUnregister", dt_uffd_unregister},
+    {"uffdWriteprotect", dt_uffd_writeprotect},
+    {"pidfdOpen", dt_pidfd_open},
+    {"pidfdGetfd", dt_pidfd_getfd},
+    {"injectSyscall", dt_inject_syscall},
+};
+
+static napi_value init(napi_env env, napi_value exports) {
+  for (size_t i = 0; i < sizeof exports_table / sizeof exports_table[0]; i++) {
+    napi_value fn;
+    NAPI_CALL(env, napi_create_function(env, exports_table[i].name, NAPI_AUTO_LENGTH, exports_table[i].fn,
+                                        NULL, &fn));
+    NAPI_CALL(env, napi_set_named_property(env, exports, exports_table[i].name, fn));
+  }
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,117 @@
+#define _GNU_SOURCE
+#include "napi-util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+void dt_throw_napi(napi_env env, napi_status status, const char *what) {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
+  const napi_extended_error_info *info = NULL;
+  const char *detail = "unknown Node-API error";
+  if (napi_get_last_error_info(env, &info) == napi_ok && info && info->error_message)
+    detail = info->error_message;
+  char msg[256];
+  snprintf(msg, sizeof msg, "dirtytrack native: %s failed (status %d: %s)", what, (int)status, detail);
+  napi_throw_error(env, NULL, msg);
+}
+
+static const char *errno_name(int err, char *buf, size_t len) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  const char *name = strerrorname_np(err);
+  if (name) return name;
+#endif
+  snprintf(buf, len, "E%d", err);
+  return buf;
+}
+
+bool dt_set_named(napi_env env, napi_value obj, const char *name, napi_value value) {
+  NAPI_CALL_BOOL(env, napi_set_named_property(env, obj, name, value));
+  return true;
+}
+
+napi_value dt_errno_error(napi_env env, int err, const char *syscall) {
+  char namebuf[16], msg[256];
+  const char *name = errno_name(err, namebuf, sizeof namebuf);
+  snprintf(msg, sizeof msg, "%s: %s (%s)", syscall, strerror(err), name);
+  napi_value message, code, errnum, sc, error;
+  NAPI_CALL(env, napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message));
+  NAPI_CALL(env, napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code));
+  NAPI_CALL(env, napi_create_error(env, NULL, message, &error));
+  NAPI_CALL(env, napi_create_int32(env, -err, &errnum));
+  NAPI_CALL(env, napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sc));
+  if (!dt_set_named(env, error, "code", code) || !dt_set_named(env, error, "errno", errnum) ||
+      !dt_set_named(env, error, "syscall", sc))
+    return NULL;
+  return error;
+}
+
+napi_value dt_throw_errno(napi_env env, int err, const char *syscall) {
+  napi_value error = dt_errno_error(env, err, syscall);
+  if (error) {
+    napi_status s = napi_throw(env, error);
+    if (s != napi_ok) dt_throw_napi(env, s, "napi_throw");
+  }
+  return NULL;
+}
+
+napi_value dt_throw_type(napi_env env, const char *message) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+  return NULL;
+}
+
+bool dt_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
+  size_t argc = n;
+  NAPI_CALL_BOOL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != n) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "expected %zu arguments, got %zu", n, argc);
+    dt_throw_type(env, msg);
+    return false;
+  }
+  return true;
+}
+
+static bool type_error(napi_env env, const char *name, const char *want) {
+  char msg[128];
+  snprintf(msg, sizeof msg, "argument '%s' must be %s", name, want);
+  dt_throw_type(env, msg);
+  return false;
+}
+
+bool dt_get_int(napi_env env, napi_value v, const char *name, int64_t min, int64_t max, int64_t *out) {
+  napi_valuetype t;
+  NAPI_CALL_BOOL(env, napi_typeof(env, v, &t));
+  if (t != napi_number) return type_error(env, name, "an integer number");
+  double d;
+  NAPI_CALL_BOOL(env, napi_get_value_double(env, v, &d));
+  if (!isfinite(d) || d != floor(d) || d < (double)min || d > (double)max)
+    return type_error(env, name, "an integer in range");
+  *out = (int64_t)d;
+  return true;
+}
+
+bool dt_get_u64(napi_env env, napi_value v, const char *name, uint64_t *out) {
+  napi_valuetype t;
+  NAPI_CALL_BOOL(env, napi_typeof(env, v, &t));
+  if (t == napi_bigint) {
+    bool lossless = false;
+    NAPI_CALL_BOOL(env, napi_get_value_bigint_uint64(env, v, out, &lossless));
+    if (!lossless) return type_error(env, name, "a BigInt in [0, 2^64)");
+    return true;
+  }
+  int64_t i;
+  if (t != napi_number) return type_error(env, name, "a BigInt or a non-negative integer");
+  if (!dt_get_int(env, v, name, 0, 9007199254740991LL, &i)) return false;
+  *out = (uint64_t)i;
+  return true;
+}
+
+bool dt_get_bool(napi_env env, napi_value v, const char *name, bool *out) {
+  napi_valuetype t;
+  NAPI_CALL_BOOL(env, napi_typeof(env, v, &t));
+  if (t != napi_boolean) return type_error(env, name, "a boolean");
+  NAPI_CALL_BOOL(env, napi_get_value_bool(env, v, out));
+  return true;
+}

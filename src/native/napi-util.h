@@ -1,0 +1,52 @@
+/* Argument and error helpers shared by the addon's functions. Every Node-API status is checked:
+ * a failed call throws (unless an exception is already pending) and the function returns NULL. */
+#ifndef DIRTYTRACK_NAPI_UTIL_H
+#define DIRTYTRACK_NAPI_UTIL_H
+
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+#include <node_api.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NAPI_CALL(env, call)                                                                       \
+  do {                                                                                             \
+    napi_status dt_status_ = (call);                                                               \
+    if (dt_status_ != napi_ok) {                                                                   \
+      dt_throw_napi((env), dt_status_, #call);                                                     \
+      return NULL;                                                                                 \
+    }                                                                                              \
+  } while (0)
+
+/* Same, for helpers that return bool. */
+#define NAPI_CALL_BOOL(env, call)                                                                  \
+  do {                                                                                             \
+    napi_status dt_status_ = (call);                                                               \
+    if (dt_status_ != napi_ok) {                                                                   \
+      dt_throw_napi((env), dt_status_, #call);                                                     \
+      return false;                                                                                \
+    }                                                                                              \
+  } while (0)
+
+void dt_throw_napi(napi_env env, napi_status status, const char *what);
+
+/* A JS Error shaped like Node's system errors: message "<syscall>: <strerror>", .code = errno name,
+ * .errno = -err (Node's sign), .syscall. Returns NULL (not thrown) on failure to build it. */
+napi_value dt_errno_error(napi_env env, int err, const char *syscall);
+/* Builds and throws it; always returns NULL so callers can `return dt_throw_errno(...)`. */
+napi_value dt_throw_errno(napi_env env, int err, const char *syscall);
+napi_value dt_throw_type(napi_env env, const char *message);
+
+/* Exactly `n` arguments into argv, else TypeError. */
+bool dt_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv);
+/* Integer arguments: a JS number holding an integer in range. */
+bool dt_get_int(napi_env env, napi_value v, const char *name, int64_t min, int64_t max, int64_t *out);
+/* Unsigned 64-bit: a BigInt (lossless) or a non-negative safe-integer number. */
+bool dt_get_u64(napi_env env, napi_value v, const char *name, uint64_t *out);
+bool dt_get_bool(napi_env env, napi_value v, const char *name, bool *out);
+
+bool dt_set_named(napi_env env, napi_value obj, const char *name, napi_value value);
+
+#endif

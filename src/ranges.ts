@@ -1,0 +1,96 @@
+import type { PageRange } from './types.js';
+
+/** Coalesce sorted-or-not page numbers into sorted half-open ranges. */
+export function coalesce(pages: Iterable<number>): PageRange[] {
+  const sorted = Float64Array.from(pages).sort();
+  const out: PageRange[] = [];
+  for (const p of sorted) {
+    const last = out[out.length - 1];
+    if (last && p <= last[1]) {
+      if (p === last[1]) last[1] = p + 1;
+    } else {
+      out.push([p, p + 1]);
+    }
+  }
+  return out;
+}
+
+/** Sort and merge overlapping or touching ranges. */
+export function mergeRanges(ranges: readonly PageRange[]): PageRange[] {
+  const sorted = ranges.filter(([s, e]) => e > s).map(([s, e]) => [s, e] as PageRange).sort((a, b) => a[0] - b[0]);
+  const out: PageRange[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1]);
+    else out.push(r);
+  }
+  return out;
+}
+
+export function countPages(ranges: readonly PageRange[]): number {
+  let n = 0;
+  for (const [s, e] of ranges) n += e - s;
+  return n;
+}
+
+/** Appends pages in ascending order, extending the last range when contiguous: O(1) per page, no page list kept. */
+export class RangeBuilder {
+  readonly ranges: PageRange[] = [];
+  count = 0;
+
+  add(start: number, end = start + 1): void {
+    if (end <= start) return;
+    const last = this.ranges[this.ranges.length - 1];
+    if (last && start <= last[1]) {
+      if (end > last[1]) {
+        this.count += end - Math.max(start, last[1]);
+        last[1] = end;
+      }
+      return;
+    }
+    this.ranges.push([start, end]);
+    this.count += end - start;
+  }
+}
+
+/** Expand ranges to a Set of page numbers (tests and ground-truth comparison only: memory grows with pages). */
+export function pageSet(ranges: readonly PageRange[]): Set<number> {
+  const s = new Set<number>();
+  for (const [a, b] of ranges) for (let p = a; p < b; p++) s.add(p);
+  return s;
+}
+
+/** Intersect ranges with [start, end). */
+export function clipRanges(ranges: readonly PageRange[], start: number, end: number): PageRange[] {
+  const out: PageRange[] = [];
+  for (const [a, b] of ranges) {
+    const s = Math.max(a, start), e = Math.min(b, end);
+    if (e > s) out.push([s, e]);
+  }
+  return out;
+}
+
+/** Pages in both sorted, merged range lists (two-pointer walk). */
+export function countIntersection(a: readonly PageRange[], b: readonly PageRange[]): number {
+  let i = 0, j = 0, n = 0;
+  while (i < a.length && j < b.length) {
+    const s = Math.max(a[i][0], b[j][0]), e = Math.min(a[i][1], b[j][1]);
+    if (e > s) n += e - s;
+    if (a[i][1] < b[j][1]) i++;
+    else j++;
+  }
+  return n;
+}
+
+/** Intersection of two sorted, merged range lists. */
+export function intersectRanges(a: readonly PageRange[], b: readonly PageRange[]): PageRange[] {
+  const out: PageRange[] = [];
+  let i = 0, j = 0;
+  while (i < a.length && j < b.length) {
+    const s = Math.max(a[i][0], b[j][0]), e = Math.min(a[i][1], b[j][1]);
+    if (e > s) out.push([s, e]);
+    if (a[i][1] < b[j][1]) i++;
+    else j++;
+  }
+  return out;
+}

@@ -1,0 +1,15 @@
+import { execa, type ResultPromise } from 'execa';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The real command, from source, in one Node process (signals reach it directly). */
+export function dirtytrackProcess(args: string[]): ResultPromise<{ reject: false; cwd: string; timeout: number }> {
+  return execa(process.execPath, ['--import', 'tsx', ROOT + 'src/cli.ts', ...args], { reject: false, cwd: ROOT, timeout: 180_000 });
+}
+
+/** Run the real command and return its exit code and output; never throws. */
+export async function dirtytrack(...args: string[]) {
+  const r = await dirtytrackProcess(args);
+  return { code: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
