@@ -2,12 +2,15 @@
  * pages: MADV_NOHUGEPAGE) of equal size, separated by unmapped gaps, touches one page in K, then
  * answers commands on stdin, one JSON line each on stdout.
  *
- *   big-target --region-pages P [--regions N] [--gap-bytes G] [--populate-every K]
+ *   big-target --region-pages P [--regions N] [--gap-bytes G] [--populate-every K] [--populate-run R]
  *
  *   --regions N         N separate mappings (default 1); each is one line of /proc/PID/maps
  *   --gap-bytes G       unmapped bytes between two regions (default one page; multiple of 4 KiB):
  *                       the address span grows with G while the mapped size stays the same
- *   --populate-every K  write page i of each region when i % K == 0 before "ready" (0: touch none)
+ *   --populate-every K  touch (write) one run of pages in K before "ready" (0: touch none)
+ *   --populate-run R    run length in pages (default 1): page i is touched when (i / R) % K == 0, so
+ *                       R = 1 spreads the touched pages over every page table, R = 512 clusters them
+ *                       in 2 MiB blocks and leaves the rest without page tables
  *
  * Commands:
  *   write E     store once to every E-th populated page (E = 1: all of them); replies {"event":"wrote","pages":n}
@@ -27,7 +30,7 @@
 
 static size_t page;
 static uint8_t *base;
-static size_t nregions = 1, region_pages, stride_bytes, populate_every;
+static size_t nregions = 1, region_pages, stride_bytes, populate_every, populate_run = 1;
 static uint64_t generation;
 
 static void die(const char *what) {
@@ -48,8 +51,9 @@ static size_t write_every(size_t every) {
   for (size_t r = 0; r < nregions; r++) {
     uint8_t *start = base + r * stride_bytes;
     size_t k = 0;
-    for (size_t i = 0; i < region_pages; i += populate_every, k++) {
-      if (k % every != 0) continue;
+    for (size_t i = 0; i < region_pages; i++) {
+      if ((i / populate_run) % populate_every != 0) continue;
+      if (k++ % every != 0) continue;
       *(volatile uint64_t *)(start + i * page) = generation;
       n++;
     }
@@ -63,8 +67,9 @@ int main(int argc, char **argv) {
   nregions = arg_size(argc, argv, "--regions", 1);
   size_t gap = arg_size(argc, argv, "--gap-bytes", page);
   populate_every = arg_size(argc, argv, "--populate-every", 0);
-  if (region_pages == 0 || nregions == 0 || gap == 0 || gap % page != 0) {
-    fprintf(stderr, "usage: big-target --region-pages P [--regions N] [--gap-bytes G] [--populate-every K]\n");
+  populate_run = arg_size(argc, argv, "--populate-run", 1);
+  if (region_pages == 0 || nregions == 0 || gap == 0 || gap % page != 0 || populate_run == 0) {
+    fprintf(stderr, "usage: big-target --region-pages P [--regions N] [--gap-bytes G] [--populate-every K] [--populate-run R]\n");
     return 2;
   }
   setvbuf(stdout, NULL, _IOLBF, 0);

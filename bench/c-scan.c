@@ -6,7 +6,8 @@
  *   c-scan --pid P [--reps R] [--warmup W] [--chunk ENTRIES] [--range START_PAGE END_PAGE]
  *
  * --range walks [START_PAGE, END_PAGE) whole instead of the maps ranges (maps is not read).
- * Prints one JSON line: {"ns":[per-scan nanoseconds...],"entries":n,"regions":n,"dirtyPages":n,"ranges":n}
+ * Prints one JSON line: {"ns":[wall-clock ns per scan...],"cpuNs":[CPU ns (user+system) per scan...],
+ *                        "entries":n,"regions":n,"dirtyPages":n,"ranges":n}
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -113,9 +114,9 @@ static void scan_once(int pid, size_t chunk, int whole, uint64_t rs, uint64_t re
   free(buf);
 }
 
-static uint64_t now_ns(void) {
+static uint64_t clock_ns(clockid_t clock) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(clock, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
@@ -139,12 +140,18 @@ int main(int argc, char **argv) {
   }
   if (pid <= 0 || reps < 1 || chunk == 0) return 2;
   for (int i = 0; i < warmup; i++) scan_once(pid, chunk, whole, rs, re);
-  printf("{\"ns\":[");
+  uint64_t *wall = calloc((size_t)reps, sizeof *wall), *cpu = calloc((size_t)reps, sizeof *cpu);
+  if (!wall || !cpu) die("calloc");
   for (int i = 0; i < reps; i++) {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = clock_ns(CLOCK_MONOTONIC), c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
     scan_once(pid, chunk, whole, rs, re);
-    printf("%s%" PRIu64, i ? "," : "", now_ns() - t0);
+    cpu[i] = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    wall[i] = clock_ns(CLOCK_MONOTONIC) - t0;
   }
+  printf("{\"ns\":[");
+  for (int i = 0; i < reps; i++) printf("%s%" PRIu64, i ? "," : "", wall[i]);
+  printf("],\"cpuNs\":[");
+  for (int i = 0; i < reps; i++) printf("%s%" PRIu64, i ? "," : "", cpu[i]);
   printf("],\"entries\":%" PRIu64 ",\"regions\":%" PRIu64 ",\"dirtyPages\":%" PRIu64 ",\"ranges\":%zu}\n",
          entries_read, regions_scanned, dirty_pages, nranges);
   return 0;

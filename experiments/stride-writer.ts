@@ -10,7 +10,7 @@ export const strideWriter: Experiment<LockstepRun> = {
   measure: () => runLockstep('stride-writer', ['--pages', String(PAGES), '--stride', String(STRIDE)], PHASES),
   async render(runs) {
     const md = ['# stride-writer: does scan find exactly the written pages?', '',
-      `Target: \`stride-writer --pages ${PAGES} --stride ${STRIDE}\` — ${PAGES} pages of 4 KiB, populated before the first clear, MADV_NOHUGEPAGE; phase p stores one byte to every ${STRIDE}th page starting at page p − 1 and reports those pages. Method: clear; then per phase the target writes and reports, dirtytrack scans with reset; detected pages are compared with the reported ones within the target's region. Phase 0 writes nothing.`, ''];
+      `Target: \`stride-writer --pages ${PAGES} --stride ${STRIDE}\` — ${PAGES} pages of 4 KiB, populated before the first clear, MADV_NOHUGEPAGE; phase p stores to every ${STRIDE}th page starting at page p − 1 and reports those pages. Method: clear; then per phase the target writes and reports, dirtytrack scans with reset; detected pages are compared with the reported ones within the target's region. Phase 0 writes nothing.`, ''];
     const answers: string[] = [];
     let ok = runs.length > 0;
     for (const { env, data } of runs) {

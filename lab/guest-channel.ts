@@ -11,14 +11,15 @@ export interface ChannelEvents {
   up(thp: string): void;
   exit(status: number): void;
   missing(path: string): void;
-  /** Base64 tar.gz of the --collect paths, and busybox tar's exit status. */
-  collected(base64: string, tarStatus: number): void;
+  /** Base64 tar.gz of the changed files under the --collect paths (empty if none), their
+   *  number, and busybox tar's exit status. */
+  collected(base64: string, files: number, tarStatus: number): void;
   done(): void;
 }
 
 export class GuestChannel {
   private pending: Buffer = Buffer.alloc(0);
-  private collecting: Buffer[] | undefined;
+  private collecting: { files: number; chunks: Buffer[] } | undefined;
   private readonly prefix: Buffer;
 
   constructor(nonce: string, private readonly events: ChannelEvents) {
@@ -56,7 +57,7 @@ export class GuestChannel {
 
   private emit(bytes: Buffer): void {
     if (bytes.length === 0) return;
-    if (this.collecting) this.collecting.push(Buffer.from(bytes));
+    if (this.collecting) this.collecting.chunks.push(Buffer.from(bytes));
     else this.events.output(Buffer.from(bytes));
   }
 
@@ -75,10 +76,10 @@ export class GuestChannel {
         this.events.missing(data);
         break;
       case 'COLLECT-BEGIN':
-        this.collecting = [];
+        this.collecting = { files: Number(data), chunks: [] };
         break;
       case 'COLLECT-END':
-        this.events.collected(Buffer.concat(this.collecting ?? []).toString('latin1'), Number(data));
+        this.events.collected(Buffer.concat(this.collecting?.chunks ?? []).toString('latin1'), this.collecting?.files ?? 0, Number(data));
         this.collecting = undefined;
         break;
       case 'DONE':

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { LabError, firstLine } from './errors.js';
 import { isStaticElf64 } from './elf.js';
+import { debianKeyring } from './config.js';
 
 /** busybox-static installs here; the initramfs needs a static busybox (no ld.so yet at /init). */
 export const busyboxPath = '/bin/busybox';
@@ -30,14 +31,16 @@ function hasStaticBusybox(): boolean {
 }
 
 /**
- * Makes sure QEMU and a static busybox exist, installing the Debian packages on a fresh
- * machine (CI). Everything else the lab uses (apt-get, dpkg-deb, tar, ldd) is part of a
+ * Makes sure QEMU, a static busybox and Debian's archive keyring exist, installing the
+ * packages on a fresh machine (CI). Everything else the lab uses (apt-get, dpkg-deb, tar, ldd) is part of a
  * Debian base system. The initramfs is written by lab/cpio.ts, so no `cpio` binary is needed.
  */
 export async function ensureHostTools(log: (line: string) => void): Promise<void> {
   const missing: string[] = [];
   if (!findInPath('qemu-system-x86_64')) missing.push('qemu-system-x86');
   if (!hasStaticBusybox()) missing.push('busybox-static');
+  // Verifies the Debian archives the kernels come from (present on Debian hosts).
+  if (!fs.existsSync(debianKeyring)) missing.push('debian-archive-keyring');
   if (missing.length === 0) return;
 
   if (process.getuid?.() !== 0) {

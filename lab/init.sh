@@ -8,6 +8,10 @@
 
 export PATH=/project/node_modules/.bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
+# The command's output goes to a pipe, not a terminal (colours: FORCE_COLOR from the host).
+export TERM=dumb
+# The kernel hands unknown command-line parameters to /init as environment variables.
+unset dtlab
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -43,21 +47,38 @@ marker() { printf '\n@@DTLAB:%s:%s\n' "$LAB_NONCE" "$*" >&3; }
 marker "UP thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo unavailable)"
 
 cd /project || give_up "no /project"
+# busybox find -newer compares whole seconds: date the stamp 1 s back so files written in
+# the command's first second count. Files from the host are older (the boot takes longer).
+touch -d "@$(($(date +%s) - 1))" /run/lab.stamp
 # Through `cat` so the command's stdout is a pipe, as in CI, not the serial tty.
 set -o pipefail
 sh -c "$LAB_COMMAND" </dev/null 2>&1 3>&- | cat >&3
 marker "EXIT $?"
 
-count=$#
-for path in "$@"; do
-  if [ -e "$path" ]; then set -- "$@" "$path"; else marker "MISSING $path"; fi
-done
-shift "$count"
+# --collect: send back only files the command created or changed, so files the host edited
+# meanwhile are not overwritten with the stale copies in /project.
 if [ $# -gt 0 ]; then
-  marker "COLLECT-BEGIN"
-  # gzip: the emulated serial port moves only ~150 KB/s; results are mostly text.
-  tar -czf - -- "$@" | base64 >&3
-  marker "COLLECT-END $?"
+  count=$#
+  for path in "$@"; do
+    if [ -e "$path" ]; then set -- "$@" "$path"; else marker "MISSING $path"; fi
+  done
+  shift "$count"
+  changed=
+  [ $# -gt 0 ] && changed=$(find "$@" -newer /run/lab.stamp ! -type d)
+  IFS='
+'
+  set -f
+  set -- $changed
+  set +f
+  unset IFS
+  marker "COLLECT-BEGIN $#"
+  status=0
+  if [ $# -gt 0 ]; then
+    # gzip: the emulated serial port moves only ~150 KB/s; results are mostly text.
+    tar -czf - -- "$@" | base64 >&3
+    status=$?
+  fi
+  marker "COLLECT-END $status"
 fi
 marker "DONE"
 

@@ -81,6 +81,24 @@ async function sharedLibraries(elfFiles: string[], log: (line: string) => void):
   return [...libs].sort();
 }
 
+/**
+ * Deletes older images (~212 MiB each). Ones touched in the last minutes may belong to a
+ * concurrent run that is about to start QEMU (which reads the file once at start), so
+ * they stay until a later build.
+ */
+function removeStaleImages(dir: string, keep: string): void {
+  const cutoff = Date.now() - 5 * 60_000;
+  for (const name of fs.readdirSync(dir)) {
+    const file = path.join(dir, name);
+    if (file === keep || !/\.cpio(\.\d+\.tmp)?$/.test(name)) continue;
+    try {
+      if (fs.statSync(file).mtimeMs < cutoff) fs.rmSync(file, { force: true });
+    } catch {
+      // removed concurrently
+    }
+  }
+}
+
 export interface Initramfs {
   file: string;
   /** False when a cached image was reused. */
@@ -103,7 +121,11 @@ export async function ensureInitramfs(log: (line: string) => void): Promise<Init
   const dir = path.join(labCacheDir, 'initramfs');
   const file = path.join(dir, `${cacheKey(nodePath, entries)}.cpio`);
   const elapsed = () => Math.round(performance.now() - started) / 1000;
-  if (fs.existsSync(file)) return { file, built: false, seconds: elapsed(), bytes: fs.statSync(file).size };
+  if (fs.existsSync(file)) {
+    const now = new Date();
+    fs.utimesSync(file, now, now); // marks it in use for removeStaleImages
+    return { file, built: false, seconds: elapsed(), bytes: fs.statSync(file).size };
+  }
 
   fs.mkdirSync(dir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
@@ -144,9 +166,6 @@ export async function ensureInitramfs(log: (line: string) => void): Promise<Init
     throw error;
   }
   fs.renameSync(tmp, file);
-  // Keep only the newest image; a guest that is booting already has its copy in memory.
-  for (const old of fs.readdirSync(dir)) {
-    if (old.endsWith('.cpio') && path.join(dir, old) !== file) fs.rmSync(path.join(dir, old), { force: true });
-  }
+  removeStaleImages(dir, file);
   return { file, built: true, seconds: elapsed(), bytes: fs.statSync(file).size };
 }

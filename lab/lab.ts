@@ -30,14 +30,16 @@ ${sharedOptionsHelp}`;
 
 async function main(): Promise<number> {
   const { before, after } = splitAtDoubleDash(process.argv.slice(2));
-  const { values } = parseOrFail(() =>
-    parseArgs({ args: before, options: { kernel: { type: 'string' }, ...sharedOptionSpec }, allowPositionals: false }),
+  const { values, positionals } = parseOrFail(() =>
+    parseArgs({ args: before, options: { kernel: { type: 'string' }, ...sharedOptionSpec }, allowPositionals: true }),
   );
   if (values.help) {
     process.stdout.write(usage + '\n');
     return 0;
   }
-  if (!after || after.length === 0) throw new LabError('lab: no command; put it after --, e.g. npm run lab -- --kernel deb13 -- uname -r', 2);
+  if (positionals.length > 0 || !after || after.length === 0) {
+    throw new LabError('lab: put the command after --, e.g. npm run lab -- --kernel deb13 -- uname -r', 2);
+  }
   const result = await runLab({
     kernel: parseKernel(values.kernel),
     command: after,

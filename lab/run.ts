@@ -4,17 +4,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { kernels, projectRoot, type KernelName } from './config.js';
 import { LabError, firstLine } from './errors.js';
-import { GuestChannel } from './guest-channel.js';
+import { runSession, EXIT_TIMEOUT, type SessionOutcome } from './guest-session.js';
 import { ensureHostTools } from './host-tools.js';
 import { ensureInitramfs } from './initramfs.js';
 import { ensureKernel, kernelCacheDir } from './kernel-fetch.js';
-import { startQemu } from './qemu.js';
+
+export { EXIT_TIMEOUT };
+/** Exit code when the lab itself fails (the command's own status passes through). */
+export const EXIT_LAB_FAILURE = 125;
 
 export interface LabOptions {
   kernel: KernelName;
   /** argv to run in /project; a single element is run as a shell script. */
   command: string[];
-  /** Project-relative paths copied back from the guest after the command. */
+  /** Project-relative paths whose new or changed files are copied back after the command. */
   collect: string[];
   memory: string;
   timeoutSeconds: number;
@@ -30,13 +33,18 @@ export interface LabResult {
   kernelRelease: string;
 }
 
-/** Exit codes for failures of the lab itself (the command's own status passes through). */
-export const EXIT_TIMEOUT = 124;
-export const EXIT_LAB_FAILURE = 125;
-
 const CONSOLE_TAIL_LINES = 50;
 /** x86 COMMAND_LINE_SIZE is 2048; leave room for the fixed part of the command line. */
 const MAX_PAYLOAD_CHARS = 1800;
+/**
+ * Boots that crash before the command starts are retried: multi-threaded TCG rarely
+ * (1 of ~70 boots here) trips over the kernel patching its own code on the other vCPU
+ * (an int3 Oops at boot). Crashes while the command runs are reported, never retried.
+ */
+const BOOT_ATTEMPTS = 2;
+
+/** With `quiet`, a healthy guest logs only this; anything else (OOM kills, WARN splats) is worth a look. */
+const routineConsoleLine = /^\[\s*[\d.]+\] reboot: Power down$/;
 
 export function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
@@ -74,29 +82,25 @@ function runScript(nonce: string, command: string[], collect: string[], env: Rec
   return lines.join('\n') + '\n';
 }
 
-function readConsole(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8').replace(/\r/g, '').replace(/\n+$/, '');
-  } catch {
-    return '';
-  }
+/** Why the guest ended early, from its console or QEMU's stderr. */
+function crashReason(o: SessionOutcome): string {
+  const panic = /Kernel panic[^\n]*/.exec(o.console)?.[0];
+  if (panic) return `: ${panic.trim()}`;
+  const qemuError = firstLine(o.qemuStderr);
+  return qemuError ? `: ${qemuError}` : ' (no end marker)';
 }
 
-class LineTail {
-  private lines: string[] = [''];
-  constructor(private readonly max: number) {}
-  push(chunk: Buffer): void {
-    const parts = chunk.toString('utf8').replace(/\r/g, '').split('\n');
-    this.lines[this.lines.length - 1] += parts[0];
-    this.lines.push(...parts.slice(1));
-    if (this.lines.length > this.max) this.lines.splice(0, this.lines.length - this.max);
-  }
-  text(): string {
-    return this.lines.join('\n').replace(/\n+$/, '');
-  }
+/** The failure to report for an outcome, or undefined if the command ran to the end. */
+function failureOf(o: SessionOutcome): { message: string; exitCode: number } | undefined {
+  if (o.spawnError) return { message: `lab: cannot start qemu-system-x86_64: ${o.spawnError.message}`, exitCode: EXIT_LAB_FAILURE };
+  if (o.stopped) return o.stopped;
+  if (o.exitStatus === undefined) return { message: `lab: guest stopped before the command finished${crashReason(o)}`, exitCode: EXIT_LAB_FAILURE };
+  if (!o.done) return { message: 'lab: guest stopped while sending --collect files back', exitCode: EXIT_LAB_FAILURE };
+  return undefined;
 }
 
 const secondsSince = (t: number) => Math.round((performance.now() - t) / 100) / 10;
+const relative = (p: string) => path.relative(process.cwd(), p) || p;
 
 /**
  * Boots `options.kernel` under QEMU with the project in an initramfs, runs the command in
@@ -133,103 +137,60 @@ export async function runLab(
   if (payload.length > MAX_PAYLOAD_CHARS) {
     throw new LabError(`lab: command and environment too long for the kernel command line (${payload.length} > ${MAX_PAYLOAD_CHARS} base64 chars)`, 2);
   }
-
-  io.log(`lab: ${spec.name} kernel ${kernel.release}, booting…`);
   const prepare = secondsSince(started);
-  const bootStarted = performance.now();
-  // Kept after the run for debugging; concurrent runs of the same kernel share it.
+  // The last run's console, kept for debugging.
   const consoleLog = path.join(kernelCacheDir(spec), 'console.log');
-  const guest = startQemu({
-    kernel: kernel.vmlinuz,
-    initrd: initramfs.file,
-    memory: options.memory,
-    cpus: 2,
-    append: `dtlab=${payload}`,
-    consoleLog,
-  });
-  const qemuErrors = new LineTail(20);
-  guest.stderr.on('data', (chunk: Buffer) => qemuErrors.push(chunk));
 
-  let boot = 0;
-  let commandStarted = 0;
-  let command = 0;
-  let exitStatus: number | undefined;
-  let done = false;
-  const collected: { base64: string; tarStatus: number }[] = [];
-
-  const channel = new GuestChannel(nonce, {
-    output: io.stdout,
-    up: (thp) => {
-      boot = secondsSince(bootStarted);
-      commandStarted = performance.now();
-      io.log(`lab: guest up after ${boot.toFixed(1)} s; THP enabled: ${thp}`);
-    },
-    exit: (status) => {
-      exitStatus = status;
-      command = secondsSince(commandStarted);
-    },
-    missing: (p) => io.log(`lab: warning: --collect ${p}: not found in the guest`),
-    collected: (base64, tarStatus) => collected.push({ base64, tarStatus }),
-    done: () => {
-      done = true;
-    },
-  });
-  guest.channel.on('data', (chunk: Buffer) => channel.push(chunk));
-
-  // Ends with QEMU: guest poweroff, crash (panic=-1 + -no-reboot), timeout or signal.
-  let stopReason: { message: string; exitCode: number } | undefined;
-  const stop = (message: string, exitCode: number, signal: NodeJS.Signals = 'SIGTERM') => {
-    stopReason ??= { message, exitCode };
-    guest.child.kill(signal);
-    setTimeout(() => guest.child.kill('SIGKILL'), 3000).unref();
-  };
-  const timer = setTimeout(() => stop(`lab: timed out after ${options.timeoutSeconds} s`, EXIT_TIMEOUT), options.timeoutSeconds * 1000);
-  const onSignal = (signal: NodeJS.Signals) => stop(`lab: interrupted by ${signal}`, signal === 'SIGINT' ? 130 : 143);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
-  try {
-    const spawnError = await new Promise<Error | undefined>((resolve) => {
-      guest.child.once('error', resolve);
-      // 'close' waits for the serial pipes to drain, so every marker has been parsed.
-      guest.child.once('close', () => resolve(undefined));
-    });
-    if (spawnError) throw new LabError(`lab: cannot start qemu-system-x86_64: ${spawnError.message}`);
-  } finally {
-    clearTimeout(timer);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+  let outcome: SessionOutcome;
+  for (let attempt = 1; ; attempt++) {
+    io.log(`lab: ${spec.name} kernel ${kernel.release}, booting…`);
+    outcome = await runSession(
+      {
+        kernel: kernel.vmlinuz,
+        initrd: initramfs.file,
+        memory: options.memory,
+        cpus: 2,
+        append: `dtlab=${payload}`,
+        consoleLog,
+        nonce,
+        timeoutSeconds: options.timeoutSeconds,
+      },
+      {
+        output: io.stdout,
+        up: (seconds, thp) => io.log(`lab: guest up after ${seconds.toFixed(1)} s; THP enabled: ${thp}`),
+      },
+    );
+    const crashedBooting = outcome.bootSeconds === undefined && !outcome.stopped && /Kernel panic/.test(outcome.console);
+    if (!crashedBooting || attempt >= BOOT_ATTEMPTS) break;
+    const kept = path.join(kernelCacheDir(spec), 'console-boot-crash.log');
+    fs.writeFileSync(kept, outcome.console + '\n');
+    io.log(`lab: guest crashed while booting${crashReason(outcome)}; retrying (console kept in ${relative(kept)})`);
   }
 
-  for (const { base64, tarStatus } of collected) {
+  for (const p of outcome.missing) io.log(`lab: warning: --collect ${p}: not found in the guest`);
+  if (outcome.collected) {
+    const { base64, files, tarStatus } = outcome.collected;
     if (tarStatus !== 0) io.log(`lab: warning: tar in the guest exited ${tarStatus}; collected files may be incomplete`);
-    const tar = spawnSync('tar', ['-x', '-z', '-f', '-', '-C', projectRoot], { input: Buffer.from(base64, 'base64') });
-    if (tar.status !== 0) throw new LabError(`lab: extracting --collect files failed: ${firstLine(tar.stderr?.toString())}`);
-    io.log(`lab: collected ${collect.join(', ')}`);
+    if (files > 0) {
+      const tar = spawnSync('tar', ['-x', '-z', '-f', '-', '-C', projectRoot], { input: Buffer.from(base64, 'base64') });
+      if (tar.status !== 0) throw new LabError(`lab: extracting --collect files failed: ${firstLine(tar.stderr?.toString())}`);
+    }
+    const paths = collect.filter((p) => !outcome.missing.includes(p));
+    if (paths.length) io.log(`lab: collected ${files} new or changed file(s) from ${paths.join(', ')}`);
   }
 
   const total = secondsSince(started);
-  const consoleText = readConsole(consoleLog);
-  const failure =
-    stopReason ??
-    (exitStatus === undefined
-      ? { message: `lab: guest stopped before the command finished${guestDiagnosis(consoleText, qemuErrors.text())}`, exitCode: EXIT_LAB_FAILURE }
-      : !done
-        ? { message: 'lab: guest stopped while sending --collect files back', exitCode: EXIT_LAB_FAILURE }
-        : undefined);
+  const failure = failureOf(outcome);
   if (failure) {
     if (failure.exitCode === 130 || failure.exitCode === 143) throw new LabError(failure.message, failure.exitCode);
-    const tail = consoleText.split('\n').slice(-CONSOLE_TAIL_LINES).join('\n') || '(empty: the kernel printed nothing yet)';
-    io.log(`lab: --- last ${CONSOLE_TAIL_LINES} lines of ${path.relative(process.cwd(), consoleLog)} ---\n${tail}\n--- end of console ---`);
+    const tail = outcome.console.split('\n').slice(-CONSOLE_TAIL_LINES).join('\n') || '(empty: the kernel printed nothing yet)';
+    io.log(`lab: --- last ${CONSOLE_TAIL_LINES} lines of ${relative(consoleLog)} ---\n${tail}\n--- end of console ---`);
     throw new LabError(failure.exitCode === EXIT_TIMEOUT ? failure.message : `${failure.message} (after ${total.toFixed(1)} s)`, failure.exitCode);
   }
-  io.log(`lab: ${spec.name} finished in ${total.toFixed(1)} s (prepare ${prepare.toFixed(1)} s, boot ${boot.toFixed(1)} s, command ${command.toFixed(1)} s), exit ${exitStatus}`);
-  return { exitCode: exitStatus!, seconds: { total, prepare, boot, command }, kernelRelease: kernel.release };
-}
-
-function guestDiagnosis(console: string, qemu: string): string {
-  const panic = /Kernel panic[^\n]*/.exec(console)?.[0];
-  if (panic) return `: ${panic.trim()}`;
-  const qemuError = firstLine(qemu);
-  return qemuError ? `: ${qemuError}` : ' (no end marker)';
+  const notable = outcome.console.split('\n').filter((line) => line && !routineConsoleLine.test(line)).length;
+  if (notable) io.log(`lab: note: the guest kernel logged ${notable} line(s), see ${relative(consoleLog)}`);
+  const boot = outcome.bootSeconds ?? 0;
+  const command = outcome.commandSeconds ?? 0;
+  io.log(`lab: ${spec.name} finished in ${total.toFixed(1)} s (prepare ${prepare.toFixed(1)} s, boot ${boot.toFixed(1)} s, command ${command.toFixed(1)} s), exit ${outcome.exitStatus}`);
+  return { exitCode: outcome.exitStatus!, seconds: { total, prepare, boot, command }, kernelRelease: kernel.release };
 }

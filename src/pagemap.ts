@@ -12,7 +12,8 @@ export const CHUNK_ENTRIES = 65536;
 export class PagemapReader {
   readonly fd: number;
   private readonly buf: Buffer;
-  private readonly hi: Uint32Array;
+  /** Int32 view of the buffer; hi[2 * i + 1] is the high half of entry i (x86-64 is little-endian). */
+  private readonly hi: Int32Array;
 
   constructor(readonly pid: number | 'self', chunkEntries = CHUNK_ENTRIES) {
     const path = `/proc/${pid}/pagemap`;
@@ -22,7 +23,7 @@ export class PagemapReader {
       throw fromSystemError(err, `cannot open ${path}`, typeof pid === 'number' ? pid : undefined, path);
     }
     this.buf = Buffer.allocUnsafeSlow(chunkEntries * 8);
-    this.hi = new Uint32Array(this.buf.buffer, this.buf.byteOffset, chunkEntries * 2);
+    this.hi = new Int32Array(this.buf.buffer, this.buf.byteOffset, chunkEntries * 2);
   }
 
   close(): void {
@@ -59,22 +60,26 @@ export class PagemapReader {
   softDirty(startPage: number, endPage: number, includeUnpopulated = false): { ranges: PageRange[]; count: number } {
     const out = new RangeBuilder();
     const hi = this.hi;
-    const need = includeUnpopulated ? 0 : HI_PRESENT_OR_SWAPPED;
+    // High halves and masks as int32 (the present bit is the sign bit): plain 32-bit integers for V8.
+    const need = includeUnpopulated ? 0 : HI_PRESENT_OR_SWAPPED | 0;
     const chunk = this.buf.length / 8;
     for (let base = startPage; base < endPage; base += chunk) {
       const n = this.readChunk(base, Math.min(chunk, endPage - base));
-      let runStart = -1;
-      for (let i = 0; i < n; i++) {
-        const h = hi[2 * i + 1];
-        const dirty = (h & HI_SOFT_DIRTY) !== 0 && (need === 0 || (h & need) !== 0);
-        if (dirty) {
-          if (runStart < 0) runStart = i;
-        } else if (runStart >= 0) {
-          out.add(base + runStart, base + i);
-          runStart = -1;
+      const end = 2 * n; // hi[j] for odd j < end: the high halves of this chunk's entries
+      let j = 1;
+      while (j < end) {
+        // Almost every entry is clean: test four at a time while none has bit 55 (about 3× faster than
+        // one by one, which cost dirtytrack up to 1.6× the C reference: bench/, section 1).
+        while (j + 6 < end && ((hi[j] | hi[j + 2] | hi[j + 4] | hi[j + 6]) & HI_SOFT_DIRTY) === 0) j += 8;
+        if (j >= end) break;
+        if (!isDirty(hi[j], need)) {
+          j += 2;
+          continue;
         }
+        const first = j;
+        for (j += 2; j < end && isDirty(hi[j], need); j += 2);
+        out.add(base + (first >> 1), base + (j >> 1));
       }
-      if (runStart >= 0) out.add(base + runStart, base + n);
     }
     return { ranges: out.ranges, count: out.count };
   }
@@ -90,5 +95,8 @@ export class PagemapReader {
     return out;
   }
 }
+
+/** Soft-dirty, and present or swapped unless `need` is 0 (the high half of an entry, as an int32). */
+const isDirty = (h: number, need: number): boolean => (h & HI_SOFT_DIRTY) !== 0 && (need === 0 || (h & need) !== 0);
 
 export const pagesOf = (bytes: bigint | number): number => Number(BigInt(bytes) / BigInt(PAGE_SIZE));

@@ -102,47 +102,43 @@ export async function watchCommand(args: string[]): Promise<number> {
     if (values.out) appendFileSync(values.out, line + '\n');
   };
 
+  // Handlers stay installed until exit: a second Ctrl-C during the final flush must not cut it short.
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let maxSoFar = 0;
-  try {
-    const { rounds, summary } = await watch(pid, {
-      ...opts,
-      signal: controller.signal,
-      onRound: (r) => {
-        maxSoFar = Math.max(maxSoFar, r.dirtyPages);
-        emit(roundJson(r));
-        if (!values.json) process.stdout.write(roundLine(r, maxSoFar) + '\n');
-      },
-    });
-    const est = bandwidth === undefined ? undefined : estimatePrecopy({
-      residentBytes: summary.residentBytes,
-      dirtyBytesPerSec: summary.steadyPagesPerSec * PAGE_SIZE,
-      workingSetBytes: summary.workingSetPages * PAGE_SIZE,
-      bandwidthBytesPerSec: bandwidth,
-      maxDowntimeMs: downtimeMs,
-    });
-    emit({
-      done: true,
-      reason: summary.reason,
-      rounds: summary.rounds,
-      workingSetPages: summary.workingSetPages,
-      steadyPagesPerSec: Math.round(summary.steadyPagesPerSec),
-      hotSetPages: summary.hotSetPages,
-      backend: summary.backend,
-      freeze: summary.freeze,
-      trackerMs: Math.round(summary.trackerMs * 10) / 10,
-      pauseMs: Math.round(summary.pauseMs * 10) / 10,
-      ...(est ? { precopy: { ...est, finalPages: Math.round(est.finalBytes / PAGE_SIZE) } } : {}),
-      ...(summary.error ? { error: summary.error } : {}),
-    });
-    if (!values.json) process.stdout.write(summaryText(summary, rounds, est, bandwidth) + '\n');
-    if (summary.error) process.stderr.write(`dirtytrack: ${summary.error}\n`);
-    return summary.reason === 'interrupted' ? EXIT.interrupted : summary.error ? EXIT.failure : EXIT.ok;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  const { rounds, summary } = await watch(pid, {
+    ...opts,
+    signal: controller.signal,
+    onRound: (r) => {
+      maxSoFar = Math.max(maxSoFar, r.dirtyPages);
+      emit(roundJson(r));
+      if (!values.json) process.stdout.write(roundLine(r, maxSoFar) + '\n');
+    },
+  });
+  const est = bandwidth === undefined ? undefined : estimatePrecopy({
+    residentBytes: summary.residentBytes,
+    dirtyBytesPerSec: summary.steadyPagesPerSec * PAGE_SIZE,
+    workingSetBytes: summary.workingSetPages * PAGE_SIZE,
+    bandwidthBytesPerSec: bandwidth,
+    maxDowntimeMs: downtimeMs,
+  });
+  emit({
+    done: true,
+    reason: summary.reason,
+    rounds: summary.rounds,
+    workingSetPages: summary.workingSetPages,
+    steadyPagesPerSec: Math.round(summary.steadyPagesPerSec),
+    hotSetPages: summary.hotSetPages,
+    backend: summary.backend,
+    freeze: summary.freeze,
+    trackerMs: Math.round(summary.trackerMs * 10) / 10,
+    pauseMs: Math.round(summary.pauseMs * 10) / 10,
+    ...(est ? { precopy: { ...est, finalPages: Math.round(est.finalBytes / PAGE_SIZE) } } : {}),
+    ...(summary.error ? { error: summary.error } : {}),
+  });
+  if (!values.json) process.stdout.write(summaryText(summary, rounds, est, bandwidth) + '\n');
+  if (summary.error) process.stderr.write(`dirtytrack: ${summary.error}\n`);
+  return summary.reason === 'interrupted' ? EXIT.interrupted : summary.error ? EXIT.failure : EXIT.ok;
 }

@@ -8,6 +8,8 @@ export interface BigTargetOptions {
   gapBytes?: number;
   /** Touch page i of each region when i % populateEvery === 0; 0 touches none. */
   populateEvery?: number;
+  /** Touch runs of this many pages (default 1): page i is touched when (i / run) % every === 0. */
+  populateRun?: number;
 }
 
 export interface Ready {
@@ -40,6 +42,7 @@ export class BigTarget {
   static async spawn(o: BigTargetOptions): Promise<BigTarget> {
     const args = ['--region-pages', String(o.regionPages), '--regions', String(o.regions ?? 1), '--populate-every', String(o.populateEvery ?? 0)];
     if (o.gapBytes !== undefined) args.push('--gap-bytes', String(o.gapBytes));
+    if (o.populateRun !== undefined) args.push('--populate-run', String(o.populateRun));
     const t = new BigTarget(spawn(cbin('big-target'), args, { stdio: ['pipe', 'pipe', 'pipe'] }));
     const r = await t.next();
     if (r.event !== 'ready') throw new Error(`big-target: expected ready, got ${JSON.stringify(r)}`);

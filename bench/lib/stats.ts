@@ -60,3 +60,18 @@ export function timeMs(fn: () => void, reps: number, warmup = 1): number[] {
   }
   return out;
 }
+
+/** Time fn like timeMs, also returning the process's CPU time (user + system, all threads) per call. */
+export function timeWallCpu(fn: () => void, reps: number, warmup = 1): { wall: number[]; cpu: number[] } {
+  for (let i = 0; i < warmup; i++) fn();
+  const wall: number[] = [], cpu: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = nowNs();
+    fn();
+    wall.push(msSince(t0));
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+  }
+  return { wall, cpu };
+}

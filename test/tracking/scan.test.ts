@@ -7,7 +7,7 @@ import { workingBackends } from './backends.js';
 
 const targets: Target[] = [];
 afterEach(async () => { for (const t of targets.splice(0)) await t.exit(); });
-export async function spawn(name: string, args: string[]) {
+async function spawn(name: string, args: string[]) {
   const t = await Target.spawn(name, args);
   targets.push(t);
   return t;

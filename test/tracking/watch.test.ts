@@ -55,7 +55,7 @@ for (const backend of backends) {
         let seen = 0;
         cli.stdout!.on('data', (d: Buffer) => {
           seen += (d.toString().match(/"round":/g) ?? []).length;
-          if (seen >= 3) cli.kill('SIGINT');
+          if (seen >= 3 && !cli.killed) cli.kill('SIGINT');
         });
         const r = await cli;
         expect(r.exitCode).toBe(130);

@@ -1,0 +1,72 @@
+import { withBigTarget, type BigTarget, type BigTargetOptions, type Ready } from './big-target.js';
+import { cbin, runJson } from './cbin.js';
+import type { Ctx } from './context.js';
+import { stats, timeWallCpu, type Stats } from './stats.js';
+import { softDirtyScanner } from './ts-scan.js';
+
+export interface ScanPair {
+  target: BigTargetOptions;
+  ready: Ready;
+  /** Wall-clock milliseconds per full scan (maps → pagemap → ranges). */
+  ts: number[];
+  c: number[];
+  tsStats: Stats;
+  cStats: Stats;
+  /** CPU milliseconds (user + system) per scan: immune to time the VM or the scheduler took away. */
+  tsCpu: number[];
+  cCpu: number[];
+  tsCpuStats: Stats;
+  cCpuStats: Stats;
+  /** Entries each reader read in one scan, and regions it scanned: the two must agree. */
+  tsEntries: number;
+  cEntries: number;
+  tsRegions: number;
+  cRegions: number;
+}
+
+export interface PairPlan {
+  rounds: number;
+  reps: number;
+}
+
+export function cScan(pid: number, reps: number, extra: string[] = []): { ns: number[]; cpuNs: number[]; entries: number; regions: number; dirtyPages: number; ranges: number } {
+  return runJson(cbin('c-scan'), ['--pid', String(pid), '--reps', String(reps), '--warmup', '1', ...extra]);
+}
+
+/**
+ * dirtytrack's scan and the C reference on the same target, alternating in `rounds` blocks of
+ * `reps` timed scans each (one untimed warm-up per block), so drift in the machine hits both alike.
+ */
+export function measurePair(t: BigTarget, plan: PairPlan): Omit<ScanPair, 'target' | 'ready'> {
+  const scanner = softDirtyScanner(t.pid);
+  const ts: number[] = [], c: number[] = [], tsCpu: number[] = [], cCpu: number[] = [];
+  let tsEntries = 0, tsRegions = 0, cEntries = 0, cRegions = 0;
+  for (let r = 0; r < plan.rounds; r++) {
+    const cr = cScan(t.pid, plan.reps);
+    c.push(...cr.ns.map((n) => n / 1e6));
+    cCpu.push(...cr.cpuNs.map((n) => n / 1e6));
+    cEntries = cr.entries;
+    cRegions = cr.regions;
+    const tr = timeWallCpu(() => {
+      const res = scanner.scan();
+      tsRegions = res.regions.length;
+      tsEntries = res.regions.reduce((a, x) => a + x.pages, 0);
+    }, plan.reps, 1);
+    ts.push(...tr.wall);
+    tsCpu.push(...tr.cpu);
+  }
+  return { ts, c, tsStats: stats(ts), cStats: stats(c), tsCpu, cCpu, tsCpuStats: stats(tsCpu), cCpuStats: stats(cCpu), tsEntries, cEntries, tsRegions, cRegions };
+}
+
+/** Measure a target configuration once per run; later sections reuse the result. */
+export async function scanPair(ctx: Ctx, target: BigTargetOptions, plan: PairPlan): Promise<ScanPair> {
+  const key = 'scan-pair:' + JSON.stringify(target);
+  const hit = ctx.cache.get(key) as ScanPair | undefined;
+  if (hit) return hit;
+  const res = await withBigTarget(target, (t) => ({ target, ready: t.ready, ...measurePair(t, plan) }));
+  if (res.tsEntries !== res.cEntries || res.tsRegions !== res.cRegions) {
+    throw new Error(`readers disagree on ${JSON.stringify(target)}: TypeScript ${res.tsEntries} entries in ${res.tsRegions} regions, C ${res.cEntries} in ${res.cRegions}`);
+  }
+  ctx.cache.set(key, res);
+  return res;
+}

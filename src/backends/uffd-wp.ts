@@ -1,0 +1,498 @@
+/**
+ * uffd-wp: dirty tracking without soft-dirty, for kernels built without CONFIG_MEM_SOFT_DIRTY.
+ *
+ * Attach. The tracker makes the target create a userfaultfd (one system call injected under ptrace,
+ * src/inject.ts: `userfaultfd(O_CLOEXEC|O_NONBLOCK)`, retried with UFFD_USER_MODE_ONLY when
+ * vm.unprivileged_userfaultfd forbids the plain form), then takes a copy with pidfd_open +
+ * pidfd_getfd. A userfaultfd acts on the mm that created it, so every ioctl made here acts on the
+ * target. UFFDIO_API enables UFFD_FEATURE_WP_ASYNC (6.7: write faults on protected pages are
+ * resolved by the kernel itself: the target never blocks and nobody reads the descriptor) and
+ * UFFD_FEATURE_WP_UNPOPULATED (6.4: markers on unpopulated anonymous pages, which PAGEMAP_SCAN needs
+ * to accept anonymous VMAs). A later tracker process (`dirtytrack clear`, then `scan`) finds the
+ * descriptor again in /proc/PID/fd: anon_inode:[userfaultfd] whose fdinfo shows exactly these two
+ * features.
+ *
+ * Regions. Writable private mappings (anonymous, heap, stacks, private file mappings) and anonymous
+ * shared ones (shmem, memfd) are registered with UFFDIO_REGISTER_MODE_WP. Not registered, and listed
+ * in `skipped` with the reason: shared file mappings (their pages live in the page cache, written
+ * through other mappings and write(2) too), kernel-provided mappings ([vdso], [vvar], [vsyscall]),
+ * read-only and PROT_NONE mappings (the process cannot write them; a region that was registered while
+ * writable stays registered and is still scanned), mappings the kernel refuses (MAP_DROPPABLE,
+ * another userfaultfd's), and writable mappings over 64 GiB (protecting them installs a marker in
+ * every page-table entry: 2 MiB of page tables per GiB, in the target).
+ *
+ * clear() = UFFDIO_WRITEPROTECT over each region: present pages lose write permission, unpopulated
+ * ones get a marker. scan() = PAGEMAP_SCAN with category PAGE_IS_WRITTEN (not write-protected);
+ * with `reset`, PM_SCAN_WP_MATCHING re-protects each written page atomically as it is read, so no
+ * write is lost between reading and resetting and the target need not be frozen. Every scan passes
+ * PM_SCAN_CHECK_WPASYNC: a region not registered (new since the last scan: mmap, heap growth,
+ * mremap, which drops registration) fails with EPERM, is registered there and then, and is scanned
+ * again in the same round. Its pages have never been protected, so they all read as written: the
+ * round it appears in reports its whole populated part as dirty. Never silently missed.
+ *
+ * Populated only, as for soft-dirty: a written page counts when present or swapped. Recent kernels
+ * (6.18 here) also count unprotected holes as written: the unpopulated part of a new mapping, and
+ * pages MADV_DONTNEED discarded (anonymous zaps leave no marker). The kernel matches and protects
+ * them; the answer drops them unless `includeUnpopulated`.
+ *
+ * Granularity: a written transparent huge page is reported whole (512 pages).
+ *
+ * close() unregisters every region, closes our copy, and injects close(fd) into the target (skipped
+ * quietly when it has exited), leaving it as it was. release() closes only our copy: tracking stays
+ * armed in the target for the next tracker process.
+ *
+ * If the tracker is killed (SIGKILL) without close(): the descriptor stays open inside the target with
+ * its regions registered in async write-protect mode. The target keeps running normally: async
+ * write faults never block; each first write to a protected page costs one minor fault, and the
+ * protected regions cannot merge with neighbouring mappings. `dirtytrack detach <pid>` (detachUffd)
+ * finds the descriptor, unregisters and closes it. If the tracker is killed during one of the two
+ * injected system calls (microseconds each, in a forked helper), the kernel detaches the target with
+ * the registers set for the injection, and it is likely to crash: no other moment is unsafe.
+ */
+import { closeSync, fstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { DirtyTrackError, fromSystemError } from '../errors.js';
+import { describeResult, injectSyscall, SYS } from '../inject.js';
+import { readMaps, unscannableReason } from '../maps.js';
+import { kernelRelease } from '../kernel.js';
+import { isNativeError, native, nativeFailure, nativeStatus, requireNative, type NativeBinding } from '../native.js';
+import { PAGE_IS, PagemapScanner, PM_SCAN_CHECK_WPASYNC, PM_SCAN_WP_MATCHING, ScanAborted, scanFailure, type ScanQuery, type WalkResult } from '../pagemap-scan.js';
+import { mergeRanges, countPages } from '../ranges.js';
+import { makeScanResult, regionResult } from '../scan-result.js';
+import type { Backend, MapsRegion, RegionResult, ScanOptions, ScanResult, SkippedRegion } from '../types.js';
+
+export const UFFD_FEATURE_WP_UNPOPULATED = 1 << 13;
+export const UFFD_FEATURE_WP_ASYNC = 1 << 15;
+const UFFD_FEATURE_INITIALIZED = 2 ** 31; // shown in fdinfo once UFFDIO_API is done
+/** Exactly the features this tracker asks for: how its descriptor is recognised in a target. */
+export const TRACKER_FEATURES = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED;
+const UFFDIO_REGISTER_MODE_WP = 1 << 1;
+const UFFD_USER_MODE_ONLY = 1;
+const O_NONBLOCK = 0o4000;
+const O_CLOEXEC = 0o2000000;
+
+/** Writable regions larger than this are skipped: markers would need size / 512 bytes of page tables. */
+export const MAX_REGISTER_BYTES = 64n << 30n;
+
+const SCAN_WRITTEN: ScanQuery = { categoryMask: PAGE_IS.WRITTEN, returnMask: PAGE_IS.WRITTEN };
+/**
+ * The default view, as for soft-dirty: a written page counts when present or swapped. Unprotected
+ * holes match too (on kernels that count them as written), so WP_MATCHING still puts a marker in
+ * them; they are dropped from the answer here. They are pages a new mapping never populated, or
+ * pages MADV_DONTNEED discarded (on anonymous memory the kernel leaves no marker behind).
+ */
+const SCAN_WRITTEN_POPULATED: ScanQuery = {
+  categoryMask: PAGE_IS.WRITTEN,
+  returnMask: PAGE_IS.WRITTEN | PAGE_IS.PRESENT | PAGE_IS.SWAPPED,
+  keepAnyOf: PAGE_IS.PRESENT | PAGE_IS.SWAPPED,
+};
+
+/** register: writable, register it. scanIfRegistered: never registered here, but scanned when an earlier
+ * registration survives (a mapping made read-only after registration may hold writes). */
+export type UffdPolicy = { action: 'register' } | { action: 'skip' | 'scanIfRegistered'; reason: string };
+
+/** Whether this backend registers region `r`, or why not. */
+export function uffdRegionPolicy(r: MapsRegion): UffdPolicy {
+  const unscannable = unscannableReason(r);
+  if (unscannable) return { action: 'skip', reason: unscannable };
+  const special = r.path.startsWith('[') && !/^\[(heap|stack|anon:|anon_shmem:)/.test(r.path);
+  if (special) return { action: 'skip', reason: `kernel-provided mapping ${r.path}: userfaultfd cannot track it` };
+  const shared = r.perms[3] === 's';
+  if (shared && !isAnonShared(r)) return { action: 'skip', reason: 'shared file mapping: its pages live in the page cache (written through other mappings and write(2) too); not tracked' };
+  if (r.perms[1] !== 'w') return { action: 'scanIfRegistered', reason: r.perms.startsWith('---') ? 'PROT_NONE: not accessible' : 'read-only: the process cannot write it' };
+  if (r.end - r.start > MAX_REGISTER_BYTES) return { action: 'skip', reason: `over ${MAX_REGISTER_BYTES >> 30n} GiB: write-protecting it would add ${(r.end - r.start) >> 29n} MiB of page tables to the target` };
+  return { action: 'register' };
+}
+
+/** shmem without a file on disk: MAP_SHARED|MAP_ANONYMOUS, SysV shm, memfd. */
+function isAnonShared(r: MapsRegion): boolean {
+  return (r.path === '/dev/zero' && r.deleted) || r.path.startsWith('/SYSV') || r.path.startsWith('[anon_shmem:') || r.path.startsWith('/memfd:');
+}
+
+/** Why UFFDIO_REGISTER refused, in words; undefined for errors that are not about the region. */
+function registerRefusal(code: string): string | undefined {
+  switch (code) {
+    case 'EBUSY': return 'registered with another userfaultfd (the process uses userfaultfd itself)';
+    case 'EINVAL': return 'userfaultfd refuses this kind of mapping (e.g. MAP_DROPPABLE, VM_PFNMAP, a misaligned hugetlb range)';
+    case 'EPERM': return 'shared mapping of a file not opened for writing';
+    case 'ENOMEM':
+    case 'ENOENT': return 'unmapped while being registered';
+    default: return undefined;
+  }
+}
+
+/* ---------------- the descriptor inside the target ---------------- */
+
+export interface TargetUffd {
+  /** Descriptor number in the target. */
+  fd: number;
+  ino: number;
+  features: number;
+}
+
+/** The userfaultfds in `pid` that this tracker created (features exactly TRACKER_FEATURES). */
+export function findTrackerUffds(pid: number): TargetUffd[] {
+  let names: string[];
+  try {
+    names = readdirSync(`/proc/${pid}/fd`);
+  } catch (err) {
+    throw fromSystemError(err, `cannot list /proc/${pid}/fd`, pid, `/proc/${pid}/fd`);
+  }
+  const found: TargetUffd[] = [];
+  for (const name of names) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${name}`) !== 'anon_inode:[userfaultfd]') continue;
+      const info = readFileSync(`/proc/${pid}/fdinfo/${name}`, 'utf8');
+      // API:\t<api>:<features>:<ioctls>, all hex (fs/userfaultfd.c, userfaultfd_show_fdinfo)
+      const m = /^API:\s*[0-9a-f]+:([0-9a-f]+):/m.exec(info);
+      if (!m) continue;
+      const features = Number.parseInt(m[1], 16) & ~UFFD_FEATURE_INITIALIZED;
+      if (features !== TRACKER_FEATURES) continue;
+      found.push({ fd: Number(name), ino: statSync(`/proc/${pid}/fd/${name}`).ino, features });
+    } catch {
+      // closed meanwhile: not ours to worry about
+    }
+  }
+  return found;
+}
+
+/** A copy here of descriptor `targetFd` of `pid`. */
+function takeDescriptor(pid: number, targetFd: number): number {
+  const binding = requireNative('uffd-wp');
+  let pidfd: number;
+  try {
+    pidfd = binding.pidfdOpen(pid);
+  } catch (err) {
+    throw processFailure(err, `pidfd_open(${pid})`, pid);
+  }
+  try {
+    return binding.pidfdGetfd(pidfd, targetFd);
+  } catch (err) {
+    throw processFailure(err, `pidfd_getfd(${pid}, ${targetFd})`, pid);
+  } finally {
+    closeSync(pidfd);
+  }
+}
+
+function processFailure(err: unknown, what: string, pid: number): DirtyTrackError {
+  if (isNativeError(err) && err.code === 'ESRCH') return new DirtyTrackError('ESRCH', `no such process: ${pid} (${what})`, { pid, cause: err });
+  if (isNativeError(err) && (err.code === 'EPERM' || err.code === 'EACCES')) {
+    return new DirtyTrackError(err.code, `permission denied: ${what}; needs the right to ptrace ${pid} (root or CAP_SYS_PTRACE)`, { pid, syscall: err.syscall, cause: err });
+  }
+  return nativeFailure(err, what, pid);
+}
+
+/** Create a userfaultfd inside `pid`; returns its number there. */
+function createInTarget(pid: number): number {
+  const flags = BigInt(O_CLOEXEC | O_NONBLOCK);
+  let r = injectSyscall(pid, SYS.userfaultfd, [flags]);
+  if (r === -1n) r = injectSyscall(pid, SYS.userfaultfd, [flags | BigInt(UFFD_USER_MODE_ONLY)]); // EPERM: vm.unprivileged_userfaultfd = 0
+  if (r >= 0n) return Number(r);
+  const name = describeResult(r);
+  const hint = name === 'ENOSYS' ? 'kernel built without CONFIG_USERFAULTFD' : name === 'EPERM' ? 'forbidden by vm.unprivileged_userfaultfd or a seccomp filter in the target' : 'the call failed in the target';
+  throw new DirtyTrackError(name === 'ENOSYS' ? 'ENOTSUP' : name, `userfaultfd() failed inside ${pid}: ${name} (${hint})`, { pid, syscall: 'userfaultfd' });
+}
+
+/** Close descriptor `targetFd` inside `pid`, if it is still the file with inode `ino`. Quiet when the process is gone. */
+function closeInTarget(pid: number, targetFd: number, ino: number): void {
+  try {
+    if (statSync(`/proc/${pid}/fd/${targetFd}`).ino !== ino) return; // closed (and the number reused) by the target itself
+  } catch {
+    return; // the process or the descriptor is gone
+  }
+  try {
+    const r = injectSyscall(pid, SYS.close, [BigInt(targetFd)]);
+    if (r < 0n && r !== -9n) throw new DirtyTrackError(describeResult(r), `close(${targetFd}) failed inside ${pid}: ${describeResult(r)}`, { pid });
+  } catch (err) {
+    if (err instanceof DirtyTrackError && err.code === 'ESRCH') return;
+    throw err;
+  }
+}
+
+/** Unregister every registrable region of `pid` from `fd`; errors are ignored (regions vanish). */
+function unregisterAll(fd: number, pid: number): void {
+  const binding = requireNative('uffd-wp');
+  let maps: MapsRegion[];
+  try {
+    maps = readMaps(pid);
+  } catch {
+    return;
+  }
+  for (const r of maps) {
+    if (unscannableReason(r) || (r.perms[3] === 's' && !isAnonShared(r))) continue;
+    try {
+      binding.uffdUnregister(fd, r.start, r.end - r.start);
+    } catch {
+      // not registered, or gone
+    }
+  }
+}
+
+/** UFFDIO_API with the tracker's features on a descriptor just created. */
+function handshake(binding: NativeBinding, fd: number, pid: number): void {
+  let available: bigint | undefined;
+  let failure: unknown;
+  try {
+    available = binding.uffdApi(fd, TRACKER_FEATURES);
+  } catch (err) {
+    failure = err;
+  }
+  if (available !== undefined && (available & BigInt(TRACKER_FEATURES)) === BigInt(TRACKER_FEATURES)) return;
+  throw new DirtyTrackError(
+    'ENOTSUP',
+    `userfaultfd lacks UFFD_FEATURE_WP_ASYNC (Linux 6.7+) or UFFD_FEATURE_WP_UNPOPULATED (6.4+) on kernel ${kernelRelease()}${failure ? `: ${(failure as Error).message}` : ''}`,
+    { pid, cause: failure },
+  );
+}
+
+/* ---------------- the backend ---------------- */
+
+interface Candidate {
+  region: MapsRegion;   // the whole mapping (registration covers whole VMAs)
+  start: bigint;        // the part to scan (clipped to the requested range)
+  end: bigint;
+  /** False for a non-writable mapping: scanned only if it is already registered, never registered here. */
+  mayRegister: boolean;
+  /** Why it is not registered here (mayRegister false). */
+  reason?: string;
+}
+
+export class UffdWpBackend implements Backend {
+  readonly name = 'uffd-wp' as const;
+  private readonly fd: number;
+  private readonly targetFd: number;
+  private readonly ino: number;
+  private readonly scanner: PagemapScanner;
+  private open = true;
+  /** Whether this object created the descriptor (false: adopted from an earlier tracker process). */
+  readonly created: boolean;
+
+  constructor(readonly pid: number) {
+    const binding = requireNative('the uffd-wp backend');
+    this.scanner = new PagemapScanner(pid);
+    let fd = -1;
+    let targetFd = -1;
+    let created = false;
+    try {
+      const existing = findTrackerUffds(pid)[0];
+      if (existing) {
+        targetFd = existing.fd;
+        fd = takeDescriptor(pid, targetFd);
+      } else {
+        targetFd = createInTarget(pid);
+        created = true;
+        fd = takeDescriptor(pid, targetFd);
+        handshake(binding, fd, pid);
+      }
+    } catch (err) {
+      if (fd >= 0) closeSync(fd);
+      if (created) {
+        try {
+          injectSyscall(pid, SYS.close, [BigInt(targetFd)]); // just created: still ours
+        } catch {
+          // gone, or cannot be traced any more: detach can remove it later
+        }
+      }
+      this.scanner.close();
+      throw err;
+    }
+    this.fd = fd;
+    this.targetFd = targetFd;
+    this.created = created;
+    this.ino = fstatSync(fd).ino;
+  }
+
+  /** Reset: write-protect every region (registering those not yet registered). */
+  clear(): void {
+    this.ensureOpen();
+    const binding = requireNative('uffd-wp');
+    const { candidates } = this.candidates(readMaps(this.pid));
+    for (const c of candidates) {
+      if (!c.mayRegister && !this.scanner.wpAllowed(c.region.start, c.region.end)) continue;
+      const len = c.region.end - c.region.start;
+      try {
+        binding.uffdWriteprotect(this.fd, c.region.start, len, true);
+      } catch (err) {
+        if (!isNativeError(err)) throw err;
+        if (err.code === 'ESRCH') throw new DirtyTrackError('ESRCH', `no such process: ${this.pid} (exited during clear)`, { pid: this.pid });
+        if (err.code !== 'ENOENT' || !c.mayRegister) continue; // ENOENT: not registered
+        if (this.register(c.region) !== null) continue;
+        try {
+          binding.uffdWriteprotect(this.fd, c.region.start, len, true);
+        } catch (again) {
+          if (isNativeError(again) && again.code === 'ESRCH') throw new DirtyTrackError('ESRCH', `no such process: ${this.pid} (exited during clear)`, { pid: this.pid });
+          // changed again meanwhile: the next scan registers it and reports it whole
+        }
+      }
+    }
+  }
+
+  scan(opts: ScanOptions = {}): ScanResult {
+    this.ensureOpen();
+    const started = process.hrtime.bigint();
+    const { candidates, skipped } = this.candidates(readMaps(this.pid), opts.range);
+    const query: ScanQuery = { ...(opts.includeUnpopulated ? SCAN_WRITTEN : SCAN_WRITTEN_POPULATED), flags: PM_SCAN_CHECK_WPASYNC | (opts.reset ? PM_SCAN_WP_MATCHING : 0) };
+    const regions: RegionResult[] = [];
+    for (const c of candidates) {
+      const r = this.scanRegion(c, query);
+      if (r.ranges.length > 0 || r.reason === undefined) regions.push(regionResult({ ...c.region, start: c.start, end: c.end }, r.ranges, countPages(r.ranges)));
+      if (r.reason !== undefined) skipped.push({ region: c.region, reason: r.reason });
+    }
+    return makeScanResult(this.pid, this.name, regions, skipped, started);
+  }
+
+  /**
+   * Written pages of one candidate. A region without async uffd-wp fails with EPERM (after the kernel
+   * has handed over, and with WP_MATCHING protected, what it walked before): it is registered and
+   * scanned again, and both answers are kept.
+   */
+  private scanRegion(c: Candidate, query: ScanQuery): { ranges: WalkResult['ranges']; reason?: string } {
+    // Never registered here: scanned only while an earlier registration survives. Asking first is
+    // much cheaper than the EPERM (a JS Error) of a scan, for the many read-only library mappings.
+    if (!c.mayRegister && !this.scanner.wpAllowed(c.region.start, c.region.end)) return { ranges: [], reason: c.reason };
+    let kept: WalkResult['ranges'] = [];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { ranges } = this.scanner.scan(c.start, c.end, query);
+        return { ranges: kept.length ? mergeRanges(kept.concat(ranges)) : ranges };
+      } catch (err) {
+        if (!(err instanceof ScanAborted) || err.cause.code !== 'EPERM') throw scanFailure(err, this.pid);
+        kept = kept.concat(err.partial.ranges);
+        if (!c.mayRegister) return { ranges: mergeRanges(kept), reason: c.reason };
+        if (attempt > 0) return { ranges: mergeRanges(kept), reason: 'remapped while being scanned (reported at the next scan)' };
+        const refused = this.register(c.region);
+        if (refused !== null) return { ranges: mergeRanges(kept), reason: refused };
+      }
+    }
+  }
+
+  /** Register a whole mapping; null on success, else why not. */
+  private register(r: MapsRegion): string | null {
+    const binding = requireNative('uffd-wp');
+    try {
+      binding.uffdRegister(this.fd, r.start, r.end - r.start, UFFDIO_REGISTER_MODE_WP);
+      return null;
+    } catch (err) {
+      if (!isNativeError(err)) throw err;
+      if (err.code === 'ESRCH') throw new DirtyTrackError('ESRCH', `no such process: ${this.pid} (exited during the scan)`, { pid: this.pid });
+      const why = registerRefusal(err.code);
+      if (why) return why;
+      throw nativeFailure(err, `UFFDIO_REGISTER 0x${r.start.toString(16)}-0x${r.end.toString(16)} in ${this.pid}`, this.pid);
+    }
+  }
+
+  /** Regions to scan (clipped to `range`) and regions skipped with the reason. */
+  private candidates(maps: MapsRegion[], range?: { start: bigint; end: bigint }): { candidates: Candidate[]; skipped: SkippedRegion[] } {
+    const candidates: Candidate[] = [];
+    const skipped: SkippedRegion[] = [];
+    for (const r of maps) {
+      if (range && (r.end <= range.start || r.start >= range.end)) continue;
+      const policy = uffdRegionPolicy(r);
+      if (policy.action === 'skip') {
+        skipped.push({ region: r, reason: policy.reason });
+        continue;
+      }
+      const start = range && range.start > r.start ? range.start : r.start;
+      const end = range && range.end < r.end ? range.end : r.end;
+      candidates.push({ region: r, start, end, mayRegister: policy.action === 'register', reason: policy.action === 'register' ? undefined : policy.reason });
+    }
+    return { candidates, skipped };
+  }
+
+  private ensureOpen(): void {
+    if (!this.open) throw new DirtyTrackError('EBADF', `uffd-wp tracking of ${this.pid} is closed`, { pid: this.pid });
+  }
+
+  /** Stop tracking: unregister, close our copy, close the target's descriptor. */
+  close(): void {
+    if (!this.open) return;
+    this.dispose(true);
+  }
+
+  /** Close only our copy; the target keeps its descriptor and its regions stay armed. */
+  release(): void {
+    if (!this.open) return;
+    this.open = false;
+    closeSync(this.fd);
+    this.scanner.close();
+  }
+
+  private dispose(unregister: boolean): void {
+    this.open = false;
+    try {
+      if (unregister) unregisterAll(this.fd, this.pid);
+    } finally {
+      closeSync(this.fd);
+      this.scanner.close();
+    }
+    closeInTarget(this.pid, this.targetFd, this.ino);
+  }
+}
+
+/**
+ * `dirtytrack detach <pid>`: remove what uffd-wp left in `pid` (after release(), or a tracker killed
+ * with SIGKILL): unregister and close every descriptor this tracker created there. False when none.
+ */
+export function detachUffd(pid: number): boolean {
+  requireNative('detach');
+  const found = findTrackerUffds(pid);
+  for (const u of found) {
+    const fd = takeDescriptor(pid, u.fd);
+    try {
+      unregisterAll(fd, pid);
+    } finally {
+      closeSync(fd);
+    }
+    closeInTarget(pid, u.fd, u.ino);
+  }
+  return found.length > 0;
+}
+
+let probed: { ok: boolean; reason?: string } | undefined;
+
+/**
+ * Live probe in this process: a userfaultfd with the async write-protect features, and PAGEMAP_SCAN
+ * answering PAGE_IS_WRITTEN with the WP flags this backend passes. Runs once per process.
+ */
+export function probeUffdWp(): { ok: boolean; reason?: string } {
+  if (probed) return probed;
+  probed = runProbe();
+  return probed;
+}
+
+function runProbe(): { ok: boolean; reason?: string } {
+  if (!native) return { ok: false, reason: `native addon not loaded (${nativeStatus().reason})` };
+  let fd: number;
+  try {
+    try {
+      fd = native.userfaultfd(O_CLOEXEC | O_NONBLOCK);
+    } catch (err) {
+      if (!isNativeError(err) || err.code !== 'EPERM') throw err;
+      fd = native.userfaultfd(O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    }
+  } catch (err) {
+    const code = isNativeError(err) ? err.code : String(err);
+    return { ok: false, reason: code === 'ENOSYS' ? 'kernel built without CONFIG_USERFAULTFD' : `userfaultfd() failed: ${code}` };
+  }
+  try {
+    let available: bigint;
+    try {
+      available = native.uffdApi(fd, TRACKER_FEATURES);
+    } catch (err) {
+      return { ok: false, reason: `UFFDIO_API refused UFFD_FEATURE_WP_ASYNC|WP_UNPOPULATED (Linux 6.7+ needed): ${isNativeError(err) ? err.code : String(err)}` };
+    }
+    if ((available & BigInt(TRACKER_FEATURES)) !== BigInt(TRACKER_FEATURES)) return { ok: false, reason: 'userfaultfd lacks async write-protection (Linux 6.7+)' };
+    const scanner = new PagemapScanner('self', 1);
+    try {
+      // An empty range at the bottom of the address space: only the arguments are checked.
+      scanner.once(0x1000n, 0x2000n, { ...SCAN_WRITTEN, flags: PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC }, new BigUint64Array(3));
+    } catch (err) {
+      const code = isNativeError(err) ? err.code : String(err);
+      return { ok: false, reason: code === 'ENOTTY' ? 'no PAGEMAP_SCAN ioctl (Linux 6.7+)' : `PAGEMAP_SCAN with PAGE_IS_WRITTEN refused: ${code}` };
+    } finally {
+      scanner.close();
+    }
+    return { ok: true };
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,98 @@
+import { createRequire } from 'node:module';
+import { DirtyTrackError, errnoName } from './errors.js';
+
+/**
+ * The native addon (src/native/*.c, built by node-gyp into build/Release/dirtytrack.node): the system
+ * calls Node cannot make. It is optional, like ws's bufferutil: when it is missing, `native` is null,
+ * `nativeStatus()` says why, and the soft-dirty backend (pure TypeScript) still works.
+ *
+ * Every function is synchronous. Failed system calls throw Errors shaped like Node's system errors:
+ * `.code` ('EPERM'), `.errno` (negative, as in Node), `.syscall` ('ioctl(PAGEMAP_SCAN)').
+ */
+export interface NativeBinding {
+  /**
+   * One PAGEMAP_SCAN ioctl (Linux 6.7+) on an open /proc/PID/pagemap. `out` receives `count`
+   * (start, end, categories) triples; its length / 3 is the vector length. On failure the error also
+   * carries `count` and `walkEnd`: regions the kernel had already written out (and, with
+   * PM_SCAN_WP_MATCHING, already write-protected) before it failed.
+   */
+  pagemapScan(
+    fd: number, start: bigint, end: bigint, flags: number,
+    categoryMask: number, categoryInvertedMask: number, categoryAnyofMask: number, returnMask: number,
+    maxPages: number, out: BigUint64Array,
+  ): { count: number; walkEnd: bigint };
+  /** userfaultfd(2) in this process (probing only). */
+  userfaultfd(flags: number): number;
+  /** UFFDIO_API handshake; returns the features the kernel reports available. */
+  uffdApi(fd: number, features: number): bigint;
+  /** UFFDIO_REGISTER; returns the ioctls available on the range. Acts on the descriptor's mm. */
+  uffdRegister(fd: number, start: bigint, len: bigint, mode: number): bigint;
+  uffdUnregister(fd: number, start: bigint, len: bigint): void;
+  uffdWriteprotect(fd: number, start: bigint, len: bigint, wp: boolean): void;
+  pidfdOpen(pid: number): number;
+  /** pidfd_getfd(2): a descriptor here for the target's open file `targetFd` (close-on-exec). */
+  pidfdGetfd(pidfd: number, targetFd: number): number;
+  /**
+   * Make thread `pid` execute system call `nr` at `syscallAddr` (the address of an existing `syscall`
+   * instruction in it) under ptrace, and restore it. Returns the raw result (-errno on failure).
+   * Throws with `.stage` when the injection itself fails. x86-64 only.
+   */
+  injectSyscall(pid: number, syscallAddr: bigint, nr: number, args: bigint[], timeoutMs: number): bigint;
+}
+
+/** An Error thrown by the binding. */
+export interface NativeError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  /** pagemapScan only: regions written to `out` before the failure. */
+  count?: number;
+  walkEnd?: bigint;
+  /** injectSyscall only: how far the injection got, in words. */
+  stage?: string;
+}
+
+export function isNativeError(err: unknown): err is NativeError {
+  return err instanceof Error && typeof (err as NativeError).code === 'string' && typeof (err as NativeError).errno === 'number';
+}
+
+const ADDON_PATH = '../build/Release/dirtytrack.node'; // the same from src/ (tsx) and dist/ (tsc)
+
+function load(): { binding: NativeBinding | null; reason?: string } {
+  if (process.env.DIRTYTRACK_NO_NATIVE) return { binding: null, reason: 'disabled by DIRTYTRACK_NO_NATIVE' };
+  if (process.platform !== 'linux') return { binding: null, reason: `${process.platform} is not Linux` };
+  try {
+    return { binding: createRequire(import.meta.url)(ADDON_PATH) as NativeBinding };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const reason = e?.code === 'MODULE_NOT_FOUND' ? 'build/Release/dirtytrack.node not built' : `cannot load build/Release/dirtytrack.node: ${e?.message ?? String(err)}`;
+    return { binding: null, reason };
+  }
+}
+
+const loaded = load();
+
+/** The addon, or null when it is not built or cannot load. */
+export const native: NativeBinding | null = loaded.binding;
+
+export function nativeStatus(): { loaded: boolean; reason?: string } {
+  return native ? { loaded: true } : { loaded: false, reason: loaded.reason };
+}
+
+/** The addon, or a capability error naming what needs it and how to build it. */
+export function requireNative(what: string): NativeBinding {
+  if (native) return native;
+  throw new DirtyTrackError('ENOTSUP', `${what} needs the native addon, which is not loaded (${loaded.reason}): run npm run build:native`);
+}
+
+/** Convert an error from the binding into a DirtyTrackError keeping code, errno and syscall. */
+export function nativeFailure(err: unknown, message: string, pid?: number): DirtyTrackError {
+  if (err instanceof DirtyTrackError) return err;
+  if (!isNativeError(err)) return new DirtyTrackError('EIO', `${message}: ${String(err)}`, { pid, cause: err });
+  return new DirtyTrackError(err.code, `${message}: ${err.message}`, { pid, syscall: err.syscall, errno: err.errno, cause: err });
+}
+
+/** errno name of a raw negative syscall result, e.g. -9n → 'EBADF'. */
+export function resultErrno(result: bigint): string {
+  return errnoName(Number(result));
+}
