@@ -1,8 +1,9 @@
 /**
  * `npm run test:kernels -- [--kernel NAME]... [lab options] [vitest args...]`
- * Runs the soft-dirty integration tests (test/lab/) inside each Debian kernel in turn and
- * prints a per-kernel summary. Extra arguments replace the default `test/lab` filter, e.g.
- * `npm run test:kernels -- test/lab/scan.test.ts` or `-- --kernel deb13 -t scan`.
+ * Runs the integration suite inside each Debian kernel in turn and prints a per-kernel summary.
+ * Inside a guest vitest.config.ts collects test/lab/ and test/tracking/ (DIRTYTRACK_LAB is set).
+ * Extra arguments filter it, e.g. `npm run test:kernels -- test/lab/kernel.test.ts` or
+ * `-- --kernel deb13 -t scan`.
  */
 import { kernels, type KernelName } from './config.js';
 import {
@@ -19,11 +20,11 @@ import { LabError } from './errors.js';
 import { runLab } from './run.js';
 
 const VITEST = 'node_modules/.bin/vitest';
-const DEFAULT_VITEST_ARGS = ['test/lab'];
+const DEFAULT_VITEST_ARGS: string[] = [];
 
 const usage = `usage: npm run test:kernels -- [--kernel NAME]... [options] [--] [vitest args...]
 
-Runs \`${VITEST} run <vitest args>\` (default: ${DEFAULT_VITEST_ARGS.join(' ')}) inside each lab
+Runs \`${VITEST} run <vitest args>\` (default: the suite vitest.config.ts selects inside a guest) inside each lab
 kernel (deb12, then deb13) and exits non-zero if any run fails.
 
 options:

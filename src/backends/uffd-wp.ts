@@ -268,6 +268,9 @@ export class UffdWpBackend implements Backend {
 
   constructor(readonly pid: number) {
     const binding = requireNative('the uffd-wp backend');
+    // Ask this kernel first: never trace a target for a descriptor that cannot work.
+    const probe = probeUffdWp();
+    if (!probe.ok) throw new DirtyTrackError('ENOTSUP', `the uffd-wp backend does not work on kernel ${kernelRelease()}: ${probe.reason}`, { pid });
     this.scanner = new PagemapScanner(pid);
     let fd = -1;
     let targetFd = -1;
