@@ -3,7 +3,9 @@
  * registers the region with its own userfaultfd (UFFD_FEATURE_WP_ASYNC), write-protects it, writes
  * every E-th touched page, and then times, on /proc/self/pagemap:
  *   pmscan  PAGEMAP_SCAN with category PAGE_IS_WRITTEN over the region (resuming at walk_end while
- *           the vector fills), ranges coalesced as they come
+ *           the vector fills), ranges coalesced as they come; return mask PAGE_IS_WRITTEN alone
+ *   pmscanPop  the same with return mask WRITTEN|PRESENT|SWAPPED, keeping regions that are present or
+ *           swapped (what dirtytrack's uffd-wp backend asks by default: written and populated)
  *   pread   pread of every entry in chunks of 64K entries, decoding the high half (present|swapped
  *           and uffd-wp bit 57 clear = written), coalesced into ranges: the same work per entry as
  *           dirtytrack's pread reader (which tests bit 55 instead)
@@ -115,7 +117,7 @@ static void reset_ranges(void) {
 static struct page_region *vec;
 static size_t vec_len;
 
-static void scan_pmscan(void) {
+static void scan_pmscan_mask(uint64_t return_mask, uint64_t keep_any) {
   reset_ranges();
   uint64_t start = (uint64_t)(uintptr_t)region, end = start + npages * page;
   while (start < end) {
@@ -126,13 +128,19 @@ static void scan_pmscan(void) {
         .vec = (uint64_t)(uintptr_t)vec,
         .vec_len = vec_len,
         .category_mask = PAGE_IS_WRITTEN,
-        .return_mask = PAGE_IS_WRITTEN,
+        .return_mask = return_mask,
     };
     long n = ioctl(pagemap_fd, PAGEMAP_SCAN, &arg);
     if (n < 0) die("ioctl(PAGEMAP_SCAN)");
-    for (long i = 0; i < n; i++) add_range(vec[i].start / page, vec[i].end / page);
+    for (long i = 0; i < n; i++)
+      if (!keep_any || (vec[i].categories & keep_any)) add_range(vec[i].start / page, vec[i].end / page);
     start = arg.walk_end;
   }
+}
+
+static void scan_pmscan(void) { scan_pmscan_mask(PAGE_IS_WRITTEN, 0); }
+static void scan_pmscan_pop(void) {
+  scan_pmscan_mask(PAGE_IS_WRITTEN | PAGE_IS_PRESENT | PAGE_IS_SWAPPED, PAGE_IS_PRESENT | PAGE_IS_SWAPPED);
 }
 
 static uint32_t *chunk_buf;
@@ -281,6 +289,14 @@ int main(int argc, char **argv) {
     }
     print_ns("pmscanNs", ns, reps);
     printf(",\"pmscanPages\":%" PRIu64 ",\"ranges\":%zu", found_pages, nranges);
+    scan_pmscan_pop();
+    for (int r = 0; r < reps; r++) {
+      uint64_t t0 = now_ns();
+      scan_pmscan_pop();
+      ns[r] = now_ns() - t0;
+    }
+    print_ns("pmscanPopNs", ns, reps);
+    printf(",\"pmscanPopPages\":%" PRIu64, found_pages);
     scan_pread();
     for (int r = 0; r < reps; r++) {
       uint64_t t0 = now_ns();

@@ -51,8 +51,11 @@ export function parseBandwidth(value: string): number {
   return (Number(m[1]) * scale) / (bits ? 8 : 1);
 }
 
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Parsed<T extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>>;
+
 /** parseArgs with its errors turned into usage errors. */
-export function parseCommandArgs<T extends ParseArgsConfig['options']>(args: string[], options: T) {
+export function parseCommandArgs<T extends Options>(args: string[], options: T): Parsed<T> {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (err) {

@@ -45,9 +45,11 @@
  * its regions registered in async write-protect mode. The target keeps running normally: async
  * write faults never block; each first write to a protected page costs one minor fault, and the
  * protected regions cannot merge with neighbouring mappings. `dirtytrack detach <pid>` (detachUffd)
- * finds the descriptor, unregisters and closes it. If the tracker is killed during one of the two
- * injected system calls (microseconds each, in a forked helper), the kernel detaches the target with
- * the registers set for the injection, and it is likely to crash: no other moment is unsafe.
+ * finds the descriptor, unregisters and closes it. The ptrace work of an injection runs in a forked
+ * helper that restores the target and detaches even if the tracker dies meanwhile; only killing that
+ * helper itself mid-step (microseconds) would leave the target with the injection's registers. A
+ * tracker killed between creating the descriptor and its UFFDIO_API leaves an idle userfaultfd
+ * without features in the target (harmless, nothing registered; detach does not recognise it).
  */
 import { closeSync, fstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { DirtyTrackError, fromSystemError } from '../errors.js';
