@@ -24,7 +24,7 @@ export const convergence: Experiment<Data> = {
       runs.push({
         rate, intervalMs, reason: run.summary.reason, rounds: run.rounds, backend: run.summary.backend,
         steady: mean(tail.map((r) => r.detectedInRegion)),
-        expected: mean(tail.map((r) => Math.min((rate * r.intervalMs) / 1000, W))),
+        expected: mean(tail.map((r) => Math.min((rate * r.periodMs) / 1000, W))),
         lost: run.alignment?.lost ?? -1, checked: run.alignment?.checked ?? 0,
       });
     }
@@ -32,7 +32,7 @@ export const convergence: Experiment<Data> = {
   },
   async render(envs) {
     const md = ['# convergence: the dirty count per interval against min(rate × interval, W)', '',
-      `Target: \`rate-writer --pages ${W} --rate R\` (uniform: cycles through a random permutation of its ${W} pages, so an interval of t seconds dirties min(R·t, W) distinct pages). \`watch\` with tolerance 5 %, stable 3, at most 25 rounds. "steady" is the mean over the last 4 rounds of the pages detected in the target's region; "expected" is min(R × measured interval, W) over the same rounds. "lost" counts writes from the target's log missing from every round that had to hold them.`, ''];
+      `Target: \`rate-writer --pages ${W} --rate R\` (uniform: cycles through a random permutation of its ${W} pages, so an interval of t seconds dirties min(R·t, W) distinct pages). \`watch\` with tolerance 5 %, stable 3, at most 25 rounds. "steady" is the mean over the last 4 rounds of the pages detected in the target's region; "expected" is min(R × t, W) over the same rounds, with t the measured wall time between two resets (the target paces its writes by the clock and catches up after a freeze, so it writes over the whole period). "lost" counts writes from the target's log missing from every round that had to hold them.`, ''];
     const answers: string[] = [];
     const files: Record<string, string> = {};
     let ok = envs.length > 0;
@@ -50,7 +50,7 @@ export const convergence: Experiment<Data> = {
           series: [
             { name: 'detected (in region)', points: example.rounds.map((r) => ({ x: r.round, y: r.detectedInRegion })) },
             { name: 'truth: pages certainly written in the round', points: example.rounds.map((r) => ({ x: r.round, y: r.truthPages })) },
-            { name: 'expected min(R·t, W)', points: example.rounds.map((r) => ({ x: r.round, y: Math.min((example.rate * r.intervalMs) / 1000, W) })) },
+            { name: 'expected min(R·t, W)', points: example.rounds.map((r) => ({ x: r.round, y: Math.min((example.rate * r.periodMs) / 1000, W) })) },
           ],
         });
         md.push(`![dirty pages per round](${svg})`, '');

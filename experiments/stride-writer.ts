@@ -6,6 +6,7 @@ const PAGES = 4096, STRIDE = 8, PHASES = 8;
 
 export const strideWriter: Experiment<LockstepRun> = {
   name: 'stride-writer',
+  kernels: true,
   question: 'Does scan find exactly the pages a target writes, phase by phase?',
   measure: () => runLockstep('stride-writer', ['--pages', String(PAGES), '--stride', String(STRIDE)], PHASES),
   async render(runs) {

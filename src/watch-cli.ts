@@ -33,6 +33,7 @@ export function roundJson(r: WatchRound) {
     round: r.round,
     elapsedMs: Math.round(r.elapsedMs * 10) / 10,
     intervalMs: Math.round(r.intervalMs * 10) / 10,
+    periodMs: Math.round(r.periodMs * 10) / 10,
     dirtyPages: r.dirtyPages,
     dirtyBytes: r.dirtyBytes,
     pagesPerSec: Math.round(r.pagesPerSec),

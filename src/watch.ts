@@ -31,7 +31,8 @@ export interface WatchOptions extends StopRule {
 export interface WatchRound {
   round: number;
   elapsedMs: number;        // since the first clear, at the end of this round's scan
-  intervalMs: number;       // measured time the target ran between the two resets
+  intervalMs: number;       // measured time the target ran between the two resets (freeze excluded)
+  periodMs: number;         // wall time from the previous reset to this one (freeze included)
   dirtyPages: number;
   dirtyBytes: number;
   pagesPerSec: number;
@@ -98,6 +99,7 @@ export async function watch(pid: number, opts: WatchOptions): Promise<{ rounds: 
   const t0 = now();
   // The start of the target's current tracking window: the thaw after a frozen reset, else the reset's midpoint.
   let windowStart: number;
+  let lastResetAt = now();
   if (frozen) freeze(pid);
   try {
     opts.beforeReset?.(0);
@@ -141,6 +143,8 @@ export async function watch(pid: number, opts: WatchOptions): Promise<{ rounds: 
         if (frozen) thaw(pid);
       }
       const f1 = now();
+      const periodMs = f0 - lastResetAt;
+      lastResetAt = f0;
       const intervalMs = frozen ? f0 - windowStart : (s0 + s1) / 2 - windowStart;
       windowStart = frozen ? f1 : (s0 + s1) / 2;
       trackerMs += s1 - s0;
@@ -158,6 +162,7 @@ export async function watch(pid: number, opts: WatchOptions): Promise<{ rounds: 
         round: n,
         elapsedMs: s1 - t0,
         intervalMs,
+        periodMs,
         dirtyPages,
         dirtyBytes: dirtyPages * scan.pageSize,
         pagesPerSec: dirtyPages / (intervalMs / 1000),

@@ -22,6 +22,8 @@ export interface ScanPair {
   cEntries: number;
   tsRegions: number;
   cRegions: number;
+  /** Whatever the caller's `extra` measured on the same target. */
+  extra?: Record<string, number>;
 }
 
 export interface PairPlan {
@@ -59,11 +61,11 @@ export function measurePair(t: BigTarget, plan: PairPlan): Omit<ScanPair, 'targe
 }
 
 /** Measure a target configuration once per run; later sections reuse the result. */
-export async function scanPair(ctx: Ctx, target: BigTargetOptions, plan: PairPlan): Promise<ScanPair> {
+export async function scanPair(ctx: Ctx, target: BigTargetOptions, plan: PairPlan, extra?: (t: BigTarget) => Record<string, number>): Promise<ScanPair> {
   const key = 'scan-pair:' + JSON.stringify(target);
   const hit = ctx.cache.get(key) as ScanPair | undefined;
-  if (hit) return hit;
-  const res = await withBigTarget(target, (t) => ({ target, ready: t.ready, ...measurePair(t, plan) }));
+  if (hit && (!extra || hit.extra)) return hit;
+  const res = await withBigTarget(target, (t) => ({ target, ready: t.ready, ...measurePair(t, plan), ...(extra ? { extra: extra(t) } : {}) }));
   if (res.tsEntries !== res.cEntries || res.tsRegions !== res.cRegions) {
     throw new Error(`readers disagree on ${JSON.stringify(target)}: TypeScript ${res.tsEntries} entries in ${res.tsRegions} regions, C ${res.cEntries} in ${res.cRegions}`);
   }

@@ -141,7 +141,7 @@ export const targetCost: Section = {
         ],
       ),
       '',
-      'Each interval re-protects the whole hot set, so every page the loop rewrites faults once per interval: the loss is about fault cost × hot-set pages ÷ interval, until the interval is shorter than one pass over the hot set (then fewer pages per interval are written, each still faulting once). The scan-and-reset itself runs on the other core; besides the faults, the target only feels the TLB flushes of the re-protection.',
+      `Each interval re-protects the whole hot set, so every page the loop rewrites faults once per interval: the predicted loss is fault cost × pages written per interval ÷ interval (at 10 ms the loop no longer gets through its ${hotPages} pages in one interval, so fewer pages fault, but the loop runs mostly in faults). The prediction counts only the faults; the rest of the measured loss is the re-protection itself (PM_SCAN_WP_MATCHING rewrites each written page-table entry and flushes the loop's TLB), page-table lock contention with the scan, and, on this 2-CPU machine, the tracker's own CPU time.`,
     ].join('\n');
     return {
       markdown,

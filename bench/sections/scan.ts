@@ -1,10 +1,12 @@
 // Sections 1, 2 and 6: dirtytrack's pread reader against the C reference, the whole-range walk, scaling.
+import { readFileSync } from 'node:fs';
 import { markdownTable } from '../../experiments/lib/report.js';
+import { readMaps } from '../../src/maps.js';
 import { lineChartSvg } from '../../experiments/lib/plot.js';
-import { withBigTarget, type BigTargetOptions } from '../lib/big-target.js';
+import { withBigTarget, type BigTarget, type BigTargetOptions } from '../lib/big-target.js';
 import { GiB, MiB, PAGE, pagesOfBytes, sizeLabel, type Ctx, type Section } from '../lib/context.js';
 import { cScan, scanPair, type PairPlan, type ScanPair } from '../lib/scan-measure.js';
-import { fmt, fmtRatio, num, ratio, stats } from '../lib/stats.js';
+import { fmt, fmtRatio, num, ratio, stats, timeMs } from '../lib/stats.js';
 
 /** One page in four touched, spread over the whole mapping (page tables everywhere). */
 const TOUCH_EVERY = 4;
@@ -148,7 +150,12 @@ export const scaling: Section = {
     const byRegions: ScanPair[] = [];
     for (const n of counts) {
       ctx.log(`  scaling: ${n} regions`);
-      byRegions.push(await scanPair(ctx, { regionPages: Math.floor(pagesOfBytes(total) / n), regions: n, populateEvery: TOUCH_EVERY }, p));
+      // Where a many-region scan's time goes: reading the maps text (kernel) and parsing it (readMaps).
+      const parts = (t: BigTarget) => ({
+        mapsTextMs: stats(timeMs(() => readFileSync(`/proc/${t.pid}/maps`, 'utf8'), p.rounds * p.reps, 2)).median,
+        readMapsMs: stats(timeMs(() => readMaps(t.pid), p.rounds * p.reps, 2)).median,
+      });
+      byRegions.push(await scanPair(ctx, { regionPages: Math.floor(pagesOfBytes(total) / n), regions: n, populateEvery: TOUCH_EVERY }, p, parts));
     }
     // 3. the same mapped pages spread over more and more address space
     const spreadRegions = ctx.quick ? 16 : 64;
@@ -211,9 +218,9 @@ export const scaling: Section = {
       '',
       `**Number of regions** (${sizeLabel(total)} mapped in all, split into N mappings separated by one unmapped page):`,
       '',
-      markdownTable(header, byRegions.map((q, i) => row(`${counts[i]} mappings`, q))),
+      markdownTable([...header, 'of which readMaps ms', 'of which the maps text ms'], byRegions.map((q, i) => [...row(`${counts[i]} mappings`, q), num(q.extra?.readMapsMs ?? NaN, 2), num(q.extra?.mapsTextMs ?? NaN, 2)])),
       '',
-      `Per extra region: dirtytrack ${num(fitRegTs.slope * 1000, 2)} µs, C ${num(fitRegC.slope * 1000, 2)} µs (slope of the line through the medians). Every region costs at least one pread, and dirtytrack also parses its maps line with BigInt addresses and builds a result object for it.`,
+      `Per extra region: dirtytrack ${num(fitRegTs.slope * 1000, 2)} µs, C ${num(fitRegC.slope * 1000, 2)} µs (slope of the line through the medians). Every region costs both readers at least one pread (the kernel's pagemap setup per call dominates small regions). dirtytrack also parses each maps line into BigInt addresses (\`readMaps\`, src/maps.ts: its time is the "of which readMaps" column, which includes reading the text; C reads the same text) and builds a result object per region (src/scan-result.ts); neither is in src/pagemap.ts.`,
       '',
       `**Unmapped address space** (${spreadRegions} regions of ${sizeLabel(regionBytes)}, ${sizeLabel(spreadRegions * regionBytes)} mapped, spread evenly over a growing span):`,
       '',
