@@ -1,4 +1,4 @@
-import { backendAvailability } from '../src/backend-select.js';
+import { workingBackends } from '../src/backend-select.js';
 import type { BackendName } from '../src/types.js';
 import { runLockstep, totals, type LockstepRun } from './lib/lockstep.js';
 import { environmentLine, markdownTable } from './lib/report.js';
@@ -18,7 +18,7 @@ export const backendsExperiment: Experiment<Data> = {
   question: 'Do the backends agree page for page, and what does each cost per scan?',
   kernels: true,
   async measure() {
-    const backends = backendAvailability().filter((b) => b.works).map((b) => b.name);
+    const backends = workingBackends();
     const runs: Data['runs'] = [];
     for (const [name, args] of WORKLOADS) for (const b of backends) runs.push({ ...(await runLockstep(name, args, PHASES, b)), workload: `${name} ${args.join(' ')}` });
     return { backends, runs };

@@ -1,4 +1,4 @@
-import { backendAvailability } from '../src/backend-select.js';
+import { workingBackends } from '../src/backend-select.js';
 import type { BackendName } from '../src/types.js';
 import { watchRateWriter } from './lib/watched-run.js';
 import { environmentLine, markdownTable } from './lib/report.js';
@@ -15,7 +15,7 @@ export const lostWrites: Experiment<Data> = {
   kernels: true,
   async measure() {
     const runs: Run[] = [];
-    const backends = backendAvailability().filter((b) => b.works).map((b) => b.name);
+    const backends = workingBackends();
     for (const backend of backends) for (const freeze of [false, true]) for (const rate of RATES) {
       const run = await watchRateWriter(['--pages', '65536', '--rate', String(rate), '--seed', '19'], { backend, freeze, intervalMs: 50, tolerance: 0, maxRounds: 20 });
       runs.push({ backend, freeze, rate, checked: run.alignment?.checked ?? 0, lost: run.alignment?.lost ?? -1, rounds: run.rounds.length, pauseMs: run.summary.pauseMs / Math.max(run.rounds.length, 1) });

@@ -1,5 +1,4 @@
-import { backendAvailability } from '../src/backend-select.js';
-import type { BackendName } from '../src/types.js';
+import { workingBackends } from '../src/backend-select.js';
 import { runLockstep, totals, type LockstepRun } from './lib/lockstep.js';
 import { environmentLine, markdownTable } from './lib/report.js';
 import type { Experiment } from './index.js';
@@ -20,7 +19,7 @@ export const scanAccuracy: Experiment<Data> = {
   question: 'Does scan find exactly the written pages, for every workload and backend?',
   kernels: true,
   async measure() {
-    const backends = backendAvailability().filter((b) => b.works).map((b) => b.name as BackendName);
+    const backends = workingBackends();
     const runs: Data['runs'] = [];
     for (const backend of backends) {
       for (const [name, args, label] of WORKLOADS) runs.push({ ...(await runLockstep(name, args, PHASES, backend)), label, node: name.endsWith('.mjs') });
@@ -40,9 +39,10 @@ export const scanAccuracy: Experiment<Data> = {
         return [r.backend, r.target, r.label, t.written, t.tp, t.fp, t.fn, t.precision, t.recall, t.meanScanMs];
       });
       md.push(markdownTable(['backend', 'target', 'what it does', 'written', 'found', 'false pos.', 'missed', 'precision', 'recall', 'mean scan ms'], rows), '');
-      const all = data.runs.map((r) => totals(r.rows));
-      const written = all.reduce((a, t) => a + t.written, 0), missed = all.reduce((a, t) => a + t.fn, 0), fp = all.reduce((a, t) => a + t.fp, 0);
-      answers.push(`${env.tag} (${env.kernel}, ${[...new Set(data.runs.map((r) => r.backend))].join(' + ')}): ${written} written pages, ${missed} missed, ${fp} false positives`);
+      const sum = (runs: Data['runs'], f: (t: ReturnType<typeof totals>) => number) => runs.reduce((a, r) => a + f(totals(r.rows)), 0);
+      const c = data.runs.filter((r) => !r.node), node = data.runs.filter((r) => r.node);
+      answers.push(`${env.tag} (${env.kernel}, ${[...new Set(data.runs.map((r) => r.backend))].join(' + ')}): C targets ${sum(c, (t) => t.written)} written pages, ${sum(c, (t) => t.fn)} missed, ${sum(c, (t) => t.fp)} false positives; ` +
+        `Node buffer ${sum(node, (t) => t.written)} written, ${sum(node, (t) => t.fn)} missed, ${sum(node, (t) => t.fp)} extra pages reported (transparent huge pages ${env.thp}: a written byte can dirty a whole 2 MiB page)`);
     }
     return { markdown: md.join('\n'), answer: answers.join('; ') + '.', ok };
   },

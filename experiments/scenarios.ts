@@ -1,4 +1,4 @@
-import { backendAvailability } from '../src/backend-select.js';
+import { workingBackends } from '../src/backend-select.js';
 import type { BackendName } from '../src/types.js';
 import { runScenario, SCENARIOS, type ScenarioOutcome } from './lib/scenarios.js';
 import { markdownTable } from './lib/report.js';
@@ -12,7 +12,7 @@ export const scenarios: Experiment<Data> = {
   question: 'What does each kernel report in the scenarios that trip trackers up (populate, THP, mremap, fork, DONTNEED …)?',
   kernels: true,
   async measure() {
-    const backends = backendAvailability().filter((b) => b.works).map((b) => b.name);
+    const backends = workingBackends();
     const rows: Row[] = [];
     for (const s of SCENARIOS) for (const backend of backends) {
       try {

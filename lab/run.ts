@@ -107,6 +107,21 @@ const relative = (p: string) => path.relative(process.cwd(), p) || p;
  * /project and streams its output to `stdout`. Lab progress goes to `log` (stderr).
  * Throws LabError when the lab itself fails (no kernel, guest crash, timeout…).
  */
+/**
+ * The guest runs what the working tree holds: rebuild dist/ (what `npx dirtytrack` runs) and the C
+ * targets first, so a stale build is never what gets tested.
+ */
+function buildProject(log: (line: string) => void): void {
+  for (const [what, cmd, args] of [
+    ['C targets', 'make', ['-s', '-C', 'workloads']],
+    ['dist/', path.join(projectRoot, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json']],
+  ] as const) {
+    const r = spawnSync(cmd, args, { cwd: projectRoot, stdio: ['ignore', 'ignore', 'pipe'] });
+    if (r.status !== 0) throw new LabError(`lab: building ${what} failed: ${String(r.stderr ?? r.error).trim().split('\n')[0]}`, 125);
+  }
+  log('lab: rebuilt dist/ and the C targets');
+}
+
 export async function runLab(
   options: LabOptions,
   io: { stdout: (chunk: Buffer) => void; log: (line: string) => void } = {
@@ -121,6 +136,7 @@ export async function runLab(
 
   await ensureHostTools(io.log);
   const kernel = await ensureKernel(spec, { refresh: options.refreshKernel, log: io.log });
+  buildProject(io.log);
   const initramfs = await ensureInitramfs(io.log);
   if (initramfs.built) {
     io.log(`lab: initramfs built in ${initramfs.seconds.toFixed(1)} s (${Math.round(initramfs.bytes / 2 ** 20)} MiB)`);

@@ -27,6 +27,11 @@ export function backendAvailability(): BackendAvailability[] {
   ];
 }
 
+/** The backends the live probes prove work on this kernel, fastest first. */
+export function workingBackends(): BackendName[] {
+  return backendAvailability().filter((b) => b.works).map((b) => b.name);
+}
+
 /** The backend `auto` resolves to on this kernel, or an error naming what is missing. */
 export function autoBackend(): BackendName {
   const all = backendAvailability();

@@ -18,10 +18,11 @@ export async function lineChartSvg(opts: { title: string; x: string; y: string; 
     data: { values },
     mark: { type: 'line', point: true },
     encoding: {
-      x: { field: 'x', type: 'quantitative', title: opts.x },
+      x: { field: 'x', type: 'quantitative', title: opts.x, axis: { tickMinStep: 1, format: 'd' } },
       y: { field: 'y', type: 'quantitative', title: opts.y, scale: opts.logY ? { type: 'log' } : { zero: true } },
-      color: { field: 'series', type: 'nominal', title: null },
-      strokeDash: { field: 'series', type: 'nominal', legend: null },
+      // Colour and dash share one legend; dashes keep coinciding lines (detected = truth) apart.
+      color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', direction: 'vertical', labelLimit: 500 } },
+      strokeDash: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', direction: 'vertical', labelLimit: 500 } },
     },
   };
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });

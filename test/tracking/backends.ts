@@ -1,13 +1,8 @@
-import { backendAvailability } from '../../src/backend-select.js';
 import type { BackendName } from '../../src/types.js';
 
-/**
- * The backends the live probes say work on this kernel. Tracking tests run once per backend; a kernel
- * where none works fails the suite instead of skipping it (see the test that asserts this list).
- */
-export function workingBackends(): BackendName[] {
-  return backendAvailability().filter((b) => b.works).map((b) => b.name);
-}
+// Tracking tests run once per backend that works here; a kernel where an expected backend does not
+// work fails the suite instead of skipping it (watch.test.ts asserts expectedBackends() ⊆ working).
+export { workingBackends } from '../../src/backend-select.js';
 
 /** What must work where: every kernel the suite runs on (6.1, 6.12 in the lab; 6.18 here). */
 export function expectedBackends(): BackendName[] {
