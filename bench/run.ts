@@ -72,7 +72,7 @@ function render(j: BenchJson): string {
     '',
     markdownTable(['§', 'goal', 'verdict', 'measured'], goals.map(([s, g]) => [s.id, g.goal, verdict(g.met), g.measured])),
     '',
-    ...j.sections.flatMap((s) => [`## ${s.id}. ${s.title}`, '', `_Measured ${s.measuredAt}${runs.size > 1 ? ` (run ${s.runId})` : ''}; machine busy just before: ${s.busyBeforePct.toFixed(0)} % of CPU (other processes); CPU time stolen by the hypervisor meanwhile: ${s.stealPct.toFixed(1)} %._`, '', s.markdown, '']),
+    ...j.sections.flatMap((s) => [`## ${s.id}. ${s.title}`, '', `_Finished ${s.measuredAt}${runs.size > 1 ? ` (run ${s.runId})` : ''}; machine busy just before: ${s.busyBeforePct.toFixed(0)} % of CPU (other processes); CPU time stolen by the hypervisor meanwhile: ${s.stealPct.toFixed(1)} %._`, '', s.markdown, '']),
   ].join('\n');
 }
 

@@ -59,7 +59,8 @@ function summaryText(s: WatchSummary, rounds: WatchRound[], est?: PrecopyEstimat
     `tracker cost           ${s.trackerMs.toFixed(1)} ms scanning${s.freeze ? `, target paused ${s.pauseMs.toFixed(1)} ms in all` : ''}`,
   ];
   if (est && bandwidth) {
-    lines.push(`pre-copy at ${formatBytes(bandwidth)}/s: ${est.converges ? 'converges' : 'does NOT converge'} after ${est.rounds} rounds; ` +
+    const verdict = est.rounds === 0 ? 'all resident memory fits the downtime budget, no pre-copy round needed' : `${est.converges ? 'converges' : 'does NOT converge'} after ${est.rounds} rounds`;
+    lines.push(`pre-copy at ${formatBytes(bandwidth)}/s: ${verdict}; ` +
       `${Math.round(est.finalBytes / PAGE_SIZE)} pages (${formatBytes(est.finalBytes)}) left for stop-and-copy → downtime ${est.downtimeMs.toFixed(0)} ms; total ${est.totalSeconds.toFixed(2)} s`);
   }
   return lines.join('\n');

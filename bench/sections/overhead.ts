@@ -141,7 +141,7 @@ export const targetCost: Section = {
         ],
       ),
       '',
-      `Each interval re-protects the whole hot set, so every page the loop rewrites faults once per interval: the predicted loss is fault cost × pages written per interval ÷ interval (at 10 ms the loop no longer gets through its ${hotPages} pages in one interval, so fewer pages fault, but the loop runs mostly in faults). The prediction counts only the faults; the rest of the measured loss is the re-protection itself (PM_SCAN_WP_MATCHING rewrites each written page-table entry and flushes the loop's TLB), page-table lock contention with the scan, and, on this 2-CPU machine, the tracker's own CPU time.`,
+      `Each interval re-protects the whole hot set, so every page the loop rewrites faults once per interval: the predicted loss is fault cost × pages written per interval ÷ interval (at 10 ms the loop no longer gets through its ${hotPages} pages in one interval, so fewer pages fault, but the loop runs mostly in faults). The prediction counts only the faults; the re-protection's TLB flushes and page-table locking, and the tracker's own CPU time on this 2-CPU machine, come on top. The spread of the untracked windows (min–max above) bounds how finely a loss can be read here.`,
     ].join('\n');
     return {
       markdown,
