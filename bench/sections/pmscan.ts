@@ -90,6 +90,12 @@ export const pmscanVsPread: Section = {
     );
     const missed = rows.filter((r) => ok(r) === false);
     const detection = rows.every((r) => r.tsDetectedInRegion === r.written && (!r.c || (r.c.pages === r.written && r.c.popPages === r.written)));
+    const withC = rows.filter((r) => r.c);
+    const maskCost = withC.map((r) => r.c!.pmscanPop.median / r.c!.pmscan.median);
+    const most = withC.reduce((a, b) => (b.c!.ranges > a.c!.ranges ? b : a), withC[0]);
+    const fewest = withC.reduce((a, b) => (b.c!.ranges < a.c!.ranges ? b : a), withC[0]);
+    const extraMs = (r: Row) => r.tsUffd.median - r.c!.pmscanPop.median;
+    const where = withC.length === 0 ? '' : `Where dirtytrack's uffd-wp scan loses to C: asking the kernel for PRESENT | SWAPPED as well costs it ${num(Math.min(...maskCost), 2)}–${num(Math.max(...maskCost), 2)}× the plain PAGE_IS_WRITTEN walk (last column against C PAGEMAP_SCAN); beyond that, dirtytrack takes ${num(extraMs(fewest), 1)} ms more than the C call with the same masks when the kernel returns ${fewest.c!.ranges} range${fewest.c!.ranges === 1 ? "" : "s"}, and ${num(extraMs(most), 1)} ms more at ${most.c!.ranges} ranges (${num((extraMs(most) * 1000) / most.c!.ranges, 2)} µs per range): the TypeScript around the ioctl (src/pagemap-scan.ts, src/backends/uffd-wp.ts), not the kernel.`;
     const markdown = [
       `A ${sizeLabel(bytes)} anonymous mapping, touched in three layouts, write-protected, then every E-th touched page written; then each method scans repeatedly (no reset), ${reps} times, alternating. Ratio = pread time / PAGEMAP_SCAN time (how many times faster PAGEMAP_SCAN is), median (p25/p75 – p75/p25).`,
       '',
@@ -97,6 +103,8 @@ export const pmscanVsPread: Section = {
       `- **C**: bench/c-pmscan.c, one process that creates its own userfaultfd (WP_ASYNC | WP_UNPOPULATED, as dirtytrack asks), registers and protects its own mapping and calls PAGEMAP_SCAN on /proc/self/pagemap (vector of ${C_VECTOR} regions, resuming at walk_end), against pread of every entry in chunks of 65,536 with the same per-entry decoding. Only the one mapping. The C PAGEMAP_SCAN asks for PAGE_IS_WRITTEN alone (category and return mask), the plain form of the method; the last column repeats it with the masks dirtytrack's backend passes by default (return mask WRITTEN | PRESENT | SWAPPED, keeping populated pages), which takes the kernel off its written-only fast path.`,
       '',
       table,
+      '',
+      where,
       '',
       detection ? 'Every method found exactly the pages written in the mapping (dirtytrack\'s uffd-wp scan also reports a few pages of the target\'s own stack and libc data, outside the mapping).' : '**Warning:** some method did not find exactly the pages written; see bench.json.',
     ].join('\n');

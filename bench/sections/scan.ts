@@ -220,7 +220,7 @@ export const scaling: Section = {
       '',
       markdownTable([...header, 'dirtytrack ns/entry'], bySize.map((q) => [...row(sizeLabel(q.ready.mappedPages * PAGE), q), num(nsPerEntry(q.tsStats.median, q.tsEntries), 2)])),
       '',
-      `Least-squares line through the medians: dirtytrack ${num(fitTs.slope * 1e6, 2)} ns per mapped page + ${num(fitTs.intercept, 2)} ms (R² ${fitTs.r2.toFixed(4)}); C ${num(fitC.slope * 1e6, 2)} ns per page + ${num(fitC.intercept, 2)} ms (R² ${fitC.r2.toFixed(4)}). From ${sizeLabel(big[0].ready.mappedPages * PAGE)} up, time grows as pages^${num(expTs, 2)} for dirtytrack and pages^${num(expC, 2)} for C (slope of log time against log pages: 1 is linear; the goal is judged met when it is at most 1.15, i.e. no faster than linear). The kernel's cost per entry is not constant here: it falls as the mapping grows, for dirtytrack and C alike, so the shape is the kernel's; dirtytrack's ratio to C stays within ${num(Math.min(...bigRatios), 2)}–${num(Math.max(...bigRatios), 2)}× across these sizes.`,
+      `Least-squares line through the medians: dirtytrack ${num(fitTs.slope * 1e6, 2)} ns per mapped page + ${num(fitTs.intercept, 2)} ms (R² ${fitTs.r2.toFixed(4)}); C ${num(fitC.slope * 1e6, 2)} ns per page + ${num(fitC.intercept, 2)} ms (R² ${fitC.r2.toFixed(4)}). From ${sizeLabel(big[0].ready.mappedPages * PAGE)} up, time grows as pages^${num(expTs, 2)} for dirtytrack and pages^${num(expC, 2)} for C (slope of log time against log pages: 1 is linear; the goal is judged met when it is at most 1.15, i.e. no faster than linear). ${expC < 0.95 ? 'The cost per entry falls as the mapping grows, for dirtytrack and C alike, so the shape is the kernel\'s;' : 'The cost per entry is about constant, for dirtytrack and C alike;'} dirtytrack's ratio to C stays within ${num(Math.min(...bigRatios), 2)}–${num(Math.max(...bigRatios), 2)}× across these sizes.`,
       '',
       `**Number of regions** (${sizeLabel(total)} mapped in all, split into N mappings separated by one unmapped page):`,
       '',
@@ -232,7 +232,7 @@ export const scaling: Section = {
       '',
       markdownTable(header, bySpan.map((q) => row(`span ${sizeLabel(q.span)}`, q))),
       '',
-      `While the span grows ${num(spans[spans.length - 1] / spans[0], 0)}×, the scan time changes by ${num(spanGrowthTs, 2)}× (dirtytrack) and ${num(spanGrowthC, 2)}× (C): time ∝ span^${num(kSpanTs, 3)} and span^${num(kSpanC, 3)}, where reading the unmapped space would give span^1 (goal judged met at exponent ≤ 0.05). What small change there is probably comes from the page tables: regions packed into 1 GiB share their upper-level page-table pages, regions far apart each need their own.`,
+      `While the span grows ${num(spans[spans.length - 1] / spans[0], 0)}×, the scan time changes by ${num(spanGrowthTs, 2)}× (dirtytrack) and ${num(spanGrowthC, 2)}× (C): time ∝ span^${num(kSpanTs, 3)} and span^${num(kSpanC, 3)}, where reading the unmapped space would give span^1 (goal judged met at exponent ≤ 0.05). What small change there is probably comes from the page tables: regions packed into ${sizeLabel(spans[0])} share their upper-level page-table pages, regions far apart each need their own.`,
     ].join('\n');
     return {
       markdown,

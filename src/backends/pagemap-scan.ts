@@ -10,15 +10,11 @@
  * Checked page for page against the plain reader, every region and both views, on Debian 13's 6.12
  * in the kernel lab (test/native/lab-check.ts).
  */
-import { clearSoftDirty } from '../clear-refs.js';
 import { DirtyTrackError } from '../errors.js';
-import { readMaps } from '../maps.js';
 import { isNativeError, native, nativeStatus } from '../native.js';
 import { PAGE_IS, PagemapScanner, scanFailure, type ScanQuery } from '../pagemap-scan.js';
-import { requireSoftDirty } from '../probe-soft-dirty.js';
-import { makeScanResult, regionResult, selectRegions } from '../scan-result.js';
 import { allocateLocatedBuffer } from '../self-buffer.js';
-import type { Backend, RegionResult, ScanOptions, ScanResult } from '../types.js';
+import { SoftDirtyBackend, type SoftDirtyRegionReader } from './soft-dirty.js';
 
 export function softDirtyQuery(includeUnpopulated = false): ScanQuery {
   return {
@@ -28,43 +24,27 @@ export function softDirtyQuery(includeUnpopulated = false): ScanQuery {
   };
 }
 
-export class PagemapScanBackend implements Backend {
-  readonly name = 'pagemap-scan' as const;
+/** The soft-dirty backend with regions read by PAGEMAP_SCAN: same selection, same reset, same answer. */
+export class PagemapScanBackend extends SoftDirtyBackend {
+  override readonly name = 'pagemap-scan' as const;
 
-  constructor(readonly pid: number) {
-    requireSoftDirty();
+  constructor(pid: number) {
+    super(pid);
     const probe = probePagemapScan();
     if (!probe.ok) throw new DirtyTrackError('ENOTSUP', `the pagemap-scan backend does not work here: ${probe.reason}`, { pid });
   }
 
-  clear(): void {
-    clearSoftDirty(this.pid);
-  }
-
-  scan(opts: ScanOptions = {}): ScanResult {
-    const started = process.hrtime.bigint();
-    const { scan, skipped } = selectRegions(readMaps(this.pid), opts.range);
+  protected override openReader(): SoftDirtyRegionReader {
     const scanner = new PagemapScanner(this.pid);
-    const query = softDirtyQuery(opts.includeUnpopulated);
-    const regions: RegionResult[] = [];
-    try {
-      for (const r of scan) {
-        const { ranges, count } = scanner.scan(r.start, r.end, query);
-        regions.push(regionResult(r, ranges, count));
-      }
-    } catch (err) {
-      throw scanFailure(err, this.pid);
-    } finally {
-      scanner.close();
-    }
-    const result = makeScanResult(this.pid, this.name, regions, skipped, started);
-    if (opts.reset) this.clear();
-    return result;
+    return {
+      read: (r, includeUnpopulated) => scanner.scan(r.start, r.end, softDirtyQuery(includeUnpopulated)),
+      close: () => scanner.close(),
+    };
   }
 
-  close(): void {}
-
-  release(): void {}
+  protected override readFailure(err: unknown): unknown {
+    return scanFailure(err, this.pid);
+  }
 }
 
 let probed: { ok: boolean; reason?: string } | undefined;
