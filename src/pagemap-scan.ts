@@ -71,14 +71,24 @@ export class ScanAborted extends Error {
  * kernel's walk_end is trusted for progress and duplicates are merged away.
  */
 export function walkScan(ioctl: ScanIoctl, start: bigint, end: bigint, query: ScanQuery, out: BigUint64Array): WalkResult {
-  // Regions arrive in ascending order (a resumed call may repeat the tail of the last one), so they
-  // are appended and merged as they come; a region out of order, should a kernel produce one, makes
-  // the walk sort and merge at the end instead.
+  // A call's regions ascend. What lies past its walk_end (the overshoot) is held back and merged in
+  // order with the next call's regions, which start at that walk_end: without WP_MATCHING the kernel
+  // returns those pages again (merged away here), with it they come back protected and do not.
+  // So regions reach the builder in order and are merged as they come, with no sort at the end.
   const ranges = new RangeBuilder();
   let ordered = true;
+  let held: PageRange[] = [];
   let calls = 0;
   let overshoots = 0;
+  const add = (s: number, e: number) => {
+    const last = ranges.ranges[ranges.ranges.length - 1];
+    if (last && s < last[0]) ordered = false; // a kernel breaking the order: sorted at the end instead
+    if (ordered) ranges.add(s, e);
+    else ranges.ranges.push([s, e]);
+  };
   const finish = (): WalkResult => {
+    for (const [s, e] of held) add(s, e);
+    held = [];
     const merged = ordered ? ranges.ranges : mergeRanges(ranges.ranges);
     return { ranges: merged, count: ordered ? ranges.count : countPages(merged), calls, overshoots };
   };
@@ -90,6 +100,8 @@ export function walkScan(ioctl: ScanIoctl, start: bigint, end: bigint, query: Sc
   const endPage = Number(end >> PAGE_SHIFT);
   const collect = (count: number, walkEnd: bigint): number => {
     const walkEndPage = Number(walkEnd >> PAGE_SHIFT);
+    const next: PageRange[] = [];
+    let h = 0;
     let lastEnd = 0;
     for (let i = 0; i < count; i++) {
       const w = 6 * i;
@@ -101,11 +113,17 @@ export function walkScan(ioctl: ScanIoctl, start: bigint, end: bigint, query: Sc
       if (s < startPage) s = startPage;
       if (e > endPage) e = endPage;
       if (e <= s) continue;
-      const last = ranges.ranges[ranges.ranges.length - 1];
-      if (last && s < last[0]) ordered = false;
-      if (ordered) ranges.add(s, e);
-      else ranges.ranges.push([s, e]);
+      while (h < held.length && held[h][0] <= s) add(held[h][0], held[h++][1]);
+      if (e > walkEndPage && walkEndPage > 0) {
+        if (s < walkEndPage) add(s, walkEndPage);
+        next.push([Math.max(s, walkEndPage), e]);
+      } else {
+        add(s, e);
+      }
     }
+    // Held regions not yet passed stay held, ahead of this call's overshoot (both ascend).
+    held = held.slice(h).concat(next);
+    if (held.length > 1) held = mergeRanges(held);
     return lastEnd;
   };
 
