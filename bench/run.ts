@@ -72,7 +72,7 @@ function render(j: BenchJson): string {
     '',
     markdownTable(['§', 'goal', 'verdict', 'measured'], goals.map(([s, g]) => [s.id, g.goal, verdict(g.met), g.measured])),
     '',
-    ...j.sections.flatMap((s) => [`## ${s.id}. ${s.title}`, '', `_Finished ${s.measuredAt}${runs.size > 1 ? ` (run ${s.runId})` : ''}; machine busy just before: ${s.busyBeforePct.toFixed(0)} % of CPU (other processes); CPU time stolen by the hypervisor meanwhile: ${s.stealPct.toFixed(1)} %._`, '', s.markdown, '']),
+    ...j.sections.flatMap((s) => [`## ${s.id}. ${s.title}`, '', `_Finished ${s.measuredAt}${runs.size > 1 ? ` (run ${s.runId})` : ''}; other processes used ${s.busyBeforePct.toFixed(0)} % of the CPUs just before and ${(s.othersPct ?? NaN).toFixed(0)} % during it; the hypervisor stole ${s.stealPct.toFixed(1)} %${(s.attempts ?? 1) > 1 ? `; measured ${s.attempts} times because other processes disturbed it, the least disturbed attempt kept` : ''}._`, '', s.markdown, '']),
   ].join('\n');
 }
 
@@ -96,14 +96,26 @@ async function main(argv: string[]): Promise<number> {
   const ctx: Ctx = { quick, log: (m) => process.stderr.write(m + '\n'), cache: new Map() };
   const results = new Map<number, SectionResult>((previous?.sections ?? []).map((s) => [s.id, s]));
   for (const s of SECTIONS.filter((x) => only.includes(x.id)).sort((a, b) => a.id - b.id)) {
-    const waitMin = results.size === (previous?.sections.length ?? 0) ? 15 : 5; // longer before the first section
-    const before = quick || values['no-wait'] ? await busyPct(200) : (await waitQuiet(15, waitMin * 60_000, ctx.log)).busy;
-    ctx.log(`bench §${s.id}: ${s.title}`);
-    const t0 = Date.now();
-    const { result: r, stealPct } = await withSteal(() => s.run(ctx));
-    results.set(s.id, { id: s.id, title: s.title, measuredAt: new Date().toISOString(), runId, stealPct, busyBeforePct: before, ...r });
+    // A section that other processes disturbed (a build, a test run, a QEMU lab guest starting halfway)
+    // is measured again, up to three times in all; the least disturbed attempt is kept, and says so.
+    let kept: SectionResult | undefined;
+    let attempts = 0;
+    for (let attempt = 1; attempt <= (quick ? 1 : 3); attempt++) {
+      const waitMin = results.size === (previous?.sections.length ?? 0) && attempt === 1 ? 15 : 5; // longer before the first section
+      const before = quick || values['no-wait'] ? await busyPct(200) : (await waitQuiet(15, waitMin * 60_000, ctx.log)).busy;
+      ctx.log(`bench §${s.id}: ${s.title}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+      if (attempt > 1) ctx.cache.clear(); // measure again: nothing from the disturbed attempt is reused
+      const t0 = Date.now();
+      const { result: r, stealPct, othersPct } = await withSteal(() => s.run(ctx));
+      attempts = attempt;
+      const res: SectionResult = { id: s.id, title: s.title, measuredAt: new Date().toISOString(), runId, stealPct, othersPct, busyBeforePct: before, ...r };
+      ctx.log(`  done in ${((Date.now() - t0) / 1000).toFixed(1)} s (other processes used ${othersPct.toFixed(0)} % of the CPUs meanwhile): ${r.goals.map((g) => `${g.goal}: ${g.met === true ? 'met' : g.met === false ? 'MISSED' : 'n/a'}`).join('; ')}`);
+      if (!kept || res.othersPct + res.stealPct < kept.othersPct + kept.stealPct) kept = res;
+      if (res.othersPct + res.stealPct <= 10) break;
+    }
+    const r: SectionResult = { ...kept!, attempts };
+    results.set(s.id, r);
     for (const [name, content] of Object.entries(r.files ?? {})) writeFileSync(join(out, name), content);
-    ctx.log(`  done in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${r.goals.map((g) => `${g.goal}: ${g.met === true ? 'met' : g.met === false ? 'MISSED' : 'n/a'}`).join('; ')}`);
   }
   const json: BenchJson = { machine: machine(quick), sections: [...results.values()].sort((a, b) => a.id - b.id) };
   if (previous) json.machine = { ...previous.machine, ...json.machine };

@@ -23,6 +23,10 @@ export interface SectionResult {
   stealPct: number;
   /** Share of the machine's CPU in use (by anything else) right before the section started. */
   busyBeforePct: number;
+  /** Share of all CPU time used by processes other than the bench and its children during the section. */
+  othersPct: number;
+  /** How many times the section was measured (again when other processes disturbed it). */
+  attempts?: number;
   markdown: string;
   goals: Goal[];
   data: unknown;
@@ -33,7 +37,7 @@ export interface SectionResult {
 export type Section = {
   id: number;
   title: string;
-  run: (ctx: Ctx) => Promise<Omit<SectionResult, 'id' | 'title' | 'measuredAt' | 'runId' | 'stealPct' | 'busyBeforePct'>>;
+  run: (ctx: Ctx) => Promise<Omit<SectionResult, 'id' | 'title' | 'measuredAt' | 'runId' | 'stealPct' | 'busyBeforePct' | 'othersPct' | 'attempts'>>;
 };
 
 export const MiB = 1 << 20;

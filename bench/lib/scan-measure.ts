@@ -17,6 +17,14 @@ export interface ScanPair {
   cCpu: number[];
   tsCpuStats: Stats;
   cCpuStats: Stats;
+  /**
+   * dirtytrack / C per round (median of its block over the C block run just before it), wall clock and
+   * CPU time: pairing neighbours in time cancels the machine's slow drifts.
+   */
+  roundRatios: number[];
+  roundCpuRatios: number[];
+  ratio: Stats;
+  cpuRatio: Stats;
   /** Entries each reader read in one scan, and regions it scanned: the two must agree. */
   tsEntries: number;
   cEntries: number;
@@ -42,6 +50,8 @@ export function cScan(pid: number, reps: number, extra: string[] = []): { ns: nu
 export function measurePair(t: BigTarget, plan: PairPlan): Omit<ScanPair, 'target' | 'ready'> {
   const scanner = softDirtyScanner(t.pid);
   const ts: number[] = [], c: number[] = [], tsCpu: number[] = [], cCpu: number[] = [];
+  const roundRatios: number[] = [], roundCpuRatios: number[] = [];
+  const med = (xs: number[]) => stats(xs).median;
   let tsEntries = 0, tsRegions = 0, cEntries = 0, cRegions = 0;
   for (let r = 0; r < plan.rounds; r++) {
     const cr = cScan(t.pid, plan.reps);
@@ -56,8 +66,14 @@ export function measurePair(t: BigTarget, plan: PairPlan): Omit<ScanPair, 'targe
     }, plan.reps, 1);
     ts.push(...tr.wall);
     tsCpu.push(...tr.cpu);
+    roundRatios.push(med(tr.wall) / med(cr.ns.map((n) => n / 1e6)));
+    roundCpuRatios.push(med(tr.cpu) / med(cr.cpuNs.map((n) => n / 1e6)));
   }
-  return { ts, c, tsStats: stats(ts), cStats: stats(c), tsCpu, cCpu, tsCpuStats: stats(tsCpu), cCpuStats: stats(cCpu), tsEntries, cEntries, tsRegions, cRegions };
+  return {
+    ts, c, tsStats: stats(ts), cStats: stats(c), tsCpu, cCpu, tsCpuStats: stats(tsCpu), cCpuStats: stats(cCpu),
+    roundRatios, roundCpuRatios, ratio: stats(roundRatios), cpuRatio: stats(roundCpuRatios),
+    tsEntries, cEntries, tsRegions, cRegions,
+  };
 }
 
 /** Measure a target configuration once per run; later sections reuse the result. */

@@ -46,6 +46,11 @@ export function fmtRatio(r: { median: number; lo: number; hi: number }): string 
   return `${num(r.median, 2)}× (${num(r.lo, 2)}–${num(r.hi, 2)})`;
 }
 
+/** A ratio measured directly (one value per round): median (p25–p75). */
+export function fmtRatioStats(s: Stats): string {
+  return `${num(s.median, 2)}× (${num(s.p25, 2)}–${num(s.p75, 2)})`;
+}
+
 export const nowNs = (): bigint => process.hrtime.bigint();
 export const msSince = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
 

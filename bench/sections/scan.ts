@@ -6,7 +6,7 @@ import { lineChartSvg } from '../../experiments/lib/plot.js';
 import { withBigTarget, type BigTarget, type BigTargetOptions } from '../lib/big-target.js';
 import { GiB, MiB, PAGE, pagesOfBytes, sizeLabel, type Ctx, type Section } from '../lib/context.js';
 import { cScan, scanPair, type PairPlan, type ScanPair } from '../lib/scan-measure.js';
-import { fmt, fmtRatio, num, ratio, stats, timeMs } from '../lib/stats.js';
+import { fmt, fmtRatioStats, num, stats, timeMs } from '../lib/stats.js';
 
 /** One page in four touched, spread over the whole mapping (page tables everywhere). */
 const TOUCH_EVERY = 4;
@@ -25,15 +25,15 @@ function section1Configs(ctx: Ctx): BigTargetOptions[] {
 }
 
 function pairRow(p: ScanPair): Array<string | number> {
-  const r = ratio(p.tsStats, p.cStats);
+  const r = p.ratio;
   return [
     sizeLabel(p.ready.mappedPages * PAGE),
     touchedLabel(p.target.populateEvery),
     p.tsEntries,
     fmt(p.tsStats),
     fmt(p.cStats),
-    fmtRatio(r),
-    fmtRatio(ratio(p.tsCpuStats, p.cCpuStats)),
+    fmtRatioStats(r),
+    fmtRatioStats(p.cpuRatio),
     num(nsPerEntry(p.tsStats.median, p.tsEntries), 2),
     num(nsPerEntry(p.cStats.median, p.cEntries), 2),
     r.median <= GOAL_RATIO ? 'yes' : 'no',
@@ -42,8 +42,8 @@ function pairRow(p: ScanPair): Array<string | number> {
 
 const pairSummary = (p: ScanPair) => ({
   target: p.target, ready: p.ready, entries: p.tsEntries, regions: p.tsRegions,
-  tsMs: p.ts, cMs: p.c, ts: p.tsStats, c: p.cStats, ratio: ratio(p.tsStats, p.cStats),
-  tsCpuMs: p.tsCpu, cCpuMs: p.cCpu, tsCpu: p.tsCpuStats, cCpu: p.cCpuStats, cpuRatio: ratio(p.tsCpuStats, p.cCpuStats),
+  tsMs: p.ts, cMs: p.c, ts: p.tsStats, c: p.cStats, ratio: p.ratio, roundRatios: p.roundRatios,
+  tsCpuMs: p.tsCpu, cCpuMs: p.cCpu, tsCpu: p.tsCpuStats, cCpu: p.cCpuStats, cpuRatio: p.cpuRatio, roundCpuRatios: p.roundCpuRatios,
 });
 
 export const scanVsC: Section = {
@@ -55,11 +55,11 @@ export const scanVsC: Section = {
       ctx.log(`  scan ${sizeLabel(cfg.regionPages * PAGE)}, touched ${touchedLabel(cfg.populateEvery)}`);
       pairs.push(await scanPair(ctx, cfg, plan(ctx)));
     }
-    const worst = pairs.map((p) => ratio(p.tsStats, p.cStats).median).reduce((a, b) => Math.max(a, b));
-    const missed = pairs.filter((p) => ratio(p.tsStats, p.cStats).median > GOAL_RATIO);
+    const worst = pairs.map((p) => p.ratio.median).reduce((a, b) => Math.max(a, b));
+    const missed = pairs.filter((p) => p.ratio.median > GOAL_RATIO);
     const { rounds, reps } = plan(ctx);
     const markdown = [
-      `One target process (bench/big-target.c) maps one anonymous region (MAP_NORESERVE, 4 KiB pages) and touches part of it. Both readers do a whole scan each time: read /proc/PID/maps, open /proc/PID/pagemap, pread every region in chunks of 65,536 entries, test bit 55 and present|swapped on the high half of each entry, coalesce into ranges. dirtytrack is the real \`SoftDirtyBackend.scan\` (constructed without its soft-dirty probe, which refuses on this kernel); the C reference is bench/c-scan.c (gcc -O2). The target's other mappings (libc, stack, …) are scanned too, by both. ${rounds} alternating blocks of ${reps} timed scans each (plus one warm-up per block); times in ms, median (p25–p75); ratio = dirtytrack / C, median (p25/p75 – p75/p25). The goal is judged on wall-clock time; the CPU-time ratio (user + system time of each reader's process per scan) is given beside it because it does not move when the machine takes time away from one of them.`,
+      `One target process (bench/big-target.c) maps one anonymous region (MAP_NORESERVE, 4 KiB pages) and touches part of it. Both readers do a whole scan each time: read /proc/PID/maps, open /proc/PID/pagemap, pread every region in chunks of 65,536 entries, test bit 55 and present|swapped on the high half of each entry, coalesce into ranges. dirtytrack is the real \`SoftDirtyBackend.scan\` (constructed without its soft-dirty probe, which refuses on this kernel); the C reference is bench/c-scan.c (gcc -O2). The target's other mappings (libc, stack, …) are scanned too, by both. ${rounds} alternating blocks of ${reps} timed scans each (plus one warm-up per block); times in ms, median (p25–p75). The ratio is dirtytrack / C per block (the median of a dirtytrack block over that of the C block run just before it, so that the machine's drift cancels), median (p25–p75) over the blocks. The goal is judged on wall-clock time; the CPU-time ratio (user + system time of each reader's process per scan) is given beside it because it does not move when the machine takes time away from one of them.`,
       '',
       markdownTable(['mapped', 'touched', 'entries read', 'dirtytrack ms', 'C ms', 'ratio (wall clock)', 'ratio (CPU time)', 'dirtytrack ns/entry', 'C ns/entry', `≤ ${GOAL_RATIO}×`], pairs.map(pairRow)),
     ].join('\n');
@@ -107,7 +107,7 @@ export const wholeRange: Section = {
       ['whole 47-bit range [0, 128 TiB)', USER_PAGES_47, `${num(wholeMs / 1000, 1)} s`, '—', `extrapolated: maps-guided + ${USER_PAGES_47 - res.guided.entries} hole entries × ${num(holeNs, 2)} ns`],
     ];
     const markdown = [
-      `Target: ${sizeLabel(cfg.regionPages * PAGE)} mapped, one page in ${TOUCH_EVERY} touched, plus its program's own mappings. The C reader (bench/c-scan.c) either follows /proc/PID/maps or preads a fixed page range whole. Walking all 2^35 pages of the 47-bit user range means reading ${sizeLabel(USER_PAGES_47 * 8)} of pagemap; at the measured rate that takes minutes, so it is **extrapolated** from unmapped slices of two sizes (their per-entry costs agree when the cost is linear: ${res.walks.map((w) => num(w.nsPerEntry, 2)).join(' and ')} ns/entry). With 5-level paging (57-bit) it would be 1024 times more. Times in ms, median (p25–p75), ${reps} scans each.`,
+      `Target: ${sizeLabel(cfg.regionPages * PAGE)} mapped, one page in ${TOUCH_EVERY} touched, plus its program's own mappings. The C reader (bench/c-scan.c) either follows /proc/PID/maps or preads a fixed page range whole. Walking all 2^35 pages of the 47-bit user range means reading ${sizeLabel(USER_PAGES_47 * 8)} of pagemap; at the measured rate that takes minutes, so it is **extrapolated** from unmapped slices of two sizes, which cost ${res.walks.map((w) => num(w.nsPerEntry, 2)).join(' and ')} ns per entry; the extrapolation uses the larger slice's cost. With 5-level paging (57-bit) it would be 1024 times more. Times in ms, median (p25–p75), ${reps} scans each.`,
       '',
       markdownTable(['what is read', 'entries', 'ms', 'ns/entry', 'how'], rows),
       '',
@@ -178,7 +178,7 @@ export const scaling: Section = {
     const big = bySize.filter((q) => q.ready.mappedPages * PAGE >= (ctx.quick ? 16 * MiB : 256 * MiB));
     const expTs = linearFit(big.map((q) => Math.log(q.tsEntries)), big.map((q) => Math.log(q.tsStats.median))).slope;
     const expC = linearFit(big.map((q) => Math.log(q.cEntries)), big.map((q) => Math.log(q.cStats.median))).slope;
-    const bigRatios = big.map((q) => ratio(q.tsStats, q.cStats).median);
+    const bigRatios = big.map((q) => q.ratio.median);
     const linear = expTs <= 1.15; // no faster than linear (the kernel's per-entry cost even drops a little with size)
     const spanGrowthTs = bySpan[bySpan.length - 1].tsStats.median / bySpan[0].tsStats.median;
     const spanGrowthC = bySpan[bySpan.length - 1].cStats.median / bySpan[0].cStats.median;
@@ -189,7 +189,7 @@ export const scaling: Section = {
     const fitRegTs = linearFit(byRegions.map((q) => q.tsRegions), byRegions.map((q) => q.tsStats.median));
     const fitRegC = linearFit(byRegions.map((q) => q.cRegions), byRegions.map((q) => q.cStats.median));
 
-    const row = (label: string, q: ScanPair) => [label, q.tsRegions, q.tsEntries, fmt(q.tsStats), fmt(q.cStats), fmtRatio(ratio(q.tsStats, q.cStats))];
+    const row = (label: string, q: ScanPair) => [label, q.tsRegions, q.tsEntries, fmt(q.tsStats), fmt(q.cStats), fmtRatioStats(q.ratio)];
     const header = ['', 'regions scanned', 'entries read', 'dirtytrack ms', 'C ms', 'ratio'];
     const svgSize = await lineChartSvg({
       title: 'Scan time against mapped pages (one page in 4 touched)', x: 'mapped pages', y: 'ms per scan (median)',
@@ -206,15 +206,15 @@ export const scaling: Section = {
       ],
     });
     const svgSpan = await lineChartSvg({
-      title: `Scan time against address span (${spreadRegions} × ${sizeLabel(regionBytes)} mapped)`, x: 'address span, GiB', y: 'ms per scan (median)',
+      title: `Scan time against address span (${spreadRegions} × ${sizeLabel(regionBytes)} mapped)`, x: 'address span, log2 of MiB (10 = 1 GiB, 26 = 64 TiB)', y: 'ms per scan (median)',
       series: [
-        { name: 'dirtytrack (TypeScript)', points: bySpan.map((q) => ({ x: q.span / GiB, y: q.tsStats.median })) },
-        { name: 'C reference', points: bySpan.map((q) => ({ x: q.span / GiB, y: q.cStats.median })) },
+        { name: 'dirtytrack (TypeScript)', points: bySpan.map((q) => ({ x: Math.log2(q.span / MiB), y: q.tsStats.median })) },
+        { name: 'C reference', points: bySpan.map((q) => ({ x: Math.log2(q.span / MiB), y: q.cStats.median })) },
       ],
     });
 
     const markdown = [
-      `Same readers and method as section 1 (one page in ${TOUCH_EVERY} touched; ${p.rounds} × ${p.reps} scans per point from 1 GiB, ${smallPlan(ctx).rounds} × ${smallPlan(ctx).reps} for the shorter scans below it and in the region and span series). Plots: [bench-scaling.svg](bench-scaling.svg) (mapped pages), [bench-regions.svg](bench-regions.svg), [bench-span.svg](bench-span.svg).`,
+      `Same readers and method as section 1 (one page in ${TOUCH_EVERY} touched; ${p.rounds} × ${p.reps} scans per point from 1 GiB, ${smallPlan(ctx).rounds} × ${smallPlan(ctx).reps} for the shorter scans below it and in the region and span series). Plots: [bench-scaling.svg](bench-scaling.svg) (mapped pages), [bench-regions.svg](bench-regions.svg), [bench-span.svg](bench-span.svg). Plots and the ms columns give each reader's own median over all its scans; the ratio column pairs neighbouring blocks, so it is the fairer comparison when the machine's speed drifts between blocks (a wide p25–p75 of the times shows it did).`,
       '',
       '**Mapped pages** (one region; entries include the program\'s own ~20 small mappings):',
       '',
