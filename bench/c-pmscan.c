@@ -35,33 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- Linux 6.7+ ABI, absent from Debian 12's headers (include/uapi/linux/fs.h, userfaultfd.h) ---- */
-#ifndef PAGEMAP_SCAN
-#define PAGE_IS_WPALLOWED (1 << 0)
-#define PAGE_IS_WRITTEN (1 << 1)
-#define PAGE_IS_FILE (1 << 2)
-#define PAGE_IS_PRESENT (1 << 3)
-#define PAGE_IS_SWAPPED (1 << 4)
-#define PAGE_IS_PFNZERO (1 << 5)
-#define PAGE_IS_HUGE (1 << 6)
-#define PAGE_IS_SOFT_DIRTY (1 << 7)
-struct page_region {
-  uint64_t start, end, categories;
-};
-#define PM_SCAN_WP_MATCHING (1 << 0)
-#define PM_SCAN_CHECK_WPASYNC (1 << 1)
-struct pm_scan_arg {
-  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
-#endif
-#ifndef UFFD_FEATURE_WP_UNPOPULATED
-#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
-#endif
-#ifndef UFFD_FEATURE_WP_ASYNC
-#define UFFD_FEATURE_WP_ASYNC (1 << 15)
-#endif
+/* Linux 6.7+ ABI that Debian 12's headers lack: the addon's own definitions, so both sides agree. */
+#include "../src/native/kernel-abi.h"
 
 #define HI_UFFD_WP (1u << (57 - 32))
 #define HI_PRESENT_OR_SWAPPED ((1u << (63 - 32)) | (1u << (62 - 32)))

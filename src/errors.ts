@@ -61,7 +61,9 @@ export function fromSystemError(err: unknown, what: string, pid?: number, path?:
     return new DirtyTrackError('ESRCH', `no such process: ${pid ?? '?'} (${what})`, { pid, path, syscall, cause: err });
   }
   if (code === 'EACCES' || code === 'EPERM') {
-    return new DirtyTrackError(code, `permission denied: ${what}${path ? ` (${path})` : ''}; run as root or with CAP_SYS_ADMIN/CAP_SYS_PTRACE`, { pid, path, syscall, cause: err });
+    // `what` usually names the path already ("cannot open /proc/1/pagemap"): add it only when it does not.
+    const where = path && !what.includes(path) ? ` (${path})` : '';
+    return new DirtyTrackError(code, `permission denied: ${what}${where}; run as root or with CAP_SYS_ADMIN/CAP_SYS_PTRACE`, { pid, path, syscall, cause: err });
   }
   return new DirtyTrackError(code, `${what}: ${e?.message ?? String(err)}`, { pid, path, syscall, cause: err });
 }

@@ -1,7 +1,6 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { DirtyTrackError, fromSystemError } from './errors.js';
 import { HI_PRESENT_OR_SWAPPED, HI_SOFT_DIRTY } from './pagemap-entry.js';
-import { PAGE_SIZE } from './kernel.js';
 import { RangeBuilder } from './ranges.js';
 import type { PageRange } from './types.js';
 
@@ -116,4 +115,3 @@ export class PagemapReader {
 /** Soft-dirty, and present or swapped unless `need` is 0 (the high half of an entry, as an int32). */
 const isDirty = (h: number, need: number): boolean => (h & HI_SOFT_DIRTY) !== 0 && (need === 0 || (h & need) !== 0);
 
-export const pagesOf = (bytes: bigint | number): number => Number(BigInt(bytes) / BigInt(PAGE_SIZE));

@@ -2,7 +2,7 @@
 import { markdownTable } from '../../experiments/lib/report.js';
 import { BigTarget, type BigTargetOptions } from '../lib/big-target.js';
 import { cbin, runJson } from '../lib/cbin.js';
-import { GiB, MiB, PAGE, pagesOfBytes, sizeLabel, type Section } from '../lib/context.js';
+import { GiB, MiB, pagesOfBytes, sizeLabel, type Section } from '../lib/context.js';
 import { fmt, fmtRatio, num, ratio, stats, timeMs, type Stats } from '../lib/stats.js';
 import { softDirtyScanner } from '../lib/ts-scan.js';
 import { uffdWp } from '../lib/uffd.js';
