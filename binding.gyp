@@ -6,6 +6,7 @@
         "src/native/dirtytrack.c",
         "src/native/napi-util.c",
         "src/native/pagemap-scan.c",
+        "src/native/pagemap-walk.c",
         "src/native/uffd.c",
         "src/native/pidfd.c",
         "src/native/inject.c"

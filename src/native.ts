@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { getSystemErrorMap } from 'node:util';
 import { DirtyTrackError, errnoName } from './errors.js';
 
 /**
@@ -21,6 +22,20 @@ export interface NativeBinding {
     categoryMask: number, categoryInvertedMask: number, categoryAnyofMask: number, returnMask: number,
     maxPages: number, out: BigUint64Array,
   ): { count: number; walkEnd: bigint };
+  /**
+   * Every page of each range of `ranges` ([start, end) pairs, page-aligned, ascending) that
+   * PAGEMAP_SCAN matches, with as many calls as it takes (src/native/pagemap-walk.c), as sorted,
+   * merged page runs: range i's are runs[2 * bounds[i] .. 2 * bounds[i + 1]). `fdOrFake`: an open
+   * /proc/PID/pagemap, or for tests a JS stand-in for the ioctl. A kernel failure does not throw:
+   * errnos[i] is the errno that stopped range i (its runs hold what came before), -1 for a range
+   * not walked because an earlier one failed with an errno other than EPERM; `stalledAt` where
+   * walk_end stopped advancing.
+   */
+  pagemapScanWalk(
+    fdOrFake: number | FakeScanIoctl, ranges: BigUint64Array, flags: number,
+    categoryMask: number, categoryInvertedMask: number, categoryAnyofMask: number, returnMask: number,
+    keepAnyOf: number, vecRegions: number,
+  ): { runs: Float64Array; bounds: Uint32Array; pages: Float64Array; errnos: Int32Array; calls: number; overshoots: number; stalledAt?: bigint };
   /** userfaultfd(2) in this process (probing only). */
   userfaultfd(flags: number): number;
   /** UFFDIO_API handshake; returns the features the kernel reports available. */
@@ -40,6 +55,9 @@ export interface NativeBinding {
   injectSyscall(pid: number, syscallAddr: bigint, nr: number, args: bigint[], timeoutMs: number): bigint;
 }
 
+/** A test stand-in for one PAGEMAP_SCAN call: fills `out` with (start, end, categories) triples. Fails by throwing an Error with a negative `errno`, `count` and `walkEnd`. */
+export type FakeScanIoctl = (start: bigint, end: bigint, out: BigUint64Array) => { count: number; walkEnd: bigint };
+
 /** An Error thrown by the binding. */
 export interface NativeError extends Error {
   code: string;
@@ -50,6 +68,14 @@ export interface NativeError extends Error {
   walkEnd?: bigint;
   /** injectSyscall only: how far the injection got, in words. */
   stage?: string;
+}
+
+let systemErrors: Map<number, [string, string]> | undefined; // built anew by every getSystemErrorMap() call
+
+/** The Error the addon would have thrown for `errno` (positive) in `syscall`. */
+export function errnoError(errno: number, syscall: string): NativeError {
+  const [code, text] = (systemErrors ??= getSystemErrorMap()).get(-errno) ?? [`E${errno}`, 'unknown error'];
+  return Object.assign(new Error(`${syscall}: ${text} (${code})`), { code, errno: -errno, syscall });
 }
 
 export function isNativeError(err: unknown): err is NativeError {

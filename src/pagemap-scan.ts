@@ -1,9 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { DirtyTrackError, fromSystemError } from './errors.js';
-import { PAGE_SHIFT } from './kernel.js';
-import { isNativeError, nativeFailure, requireNative, type NativeError } from './native.js';
-import { countPages, mergeRanges, RangeBuilder } from './ranges.js';
-import type { PageRange } from './types.js';
+import { errnoError, isNativeError, nativeFailure, requireNative, type FakeScanIoctl, type NativeError } from './native.js';
+import type { Runs } from './types.js';
 
 /** Page categories of PAGEMAP_SCAN (include/uapi/linux/fs.h, Linux 6.7). */
 export const PAGE_IS = {
@@ -38,17 +36,26 @@ export interface ScanQuery {
   keepAnyOf?: number;
 }
 
-/** One PAGEMAP_SCAN call over [start, end): fills `out` with (start, end, categories) triples. */
-export type ScanIoctl = (start: bigint, end: bigint, query: ScanQuery, out: BigUint64Array) => { count: number; walkEnd: bigint };
-
 export interface WalkResult {
   /** Matched pages, sorted and merged. */
-  ranges: PageRange[];
+  runs: Runs;
   count: number;
   /** ioctl calls made. */
   calls: number;
-  /** Regions returned that end past the walk_end of their own call (the kernel bug described below). */
+  /** Regions returned that end past the walk_end of their own call (the kernel bug walked around in src/native/pagemap-walk.c). */
   overshoots: number;
+}
+
+/** One range of a multi-range walk: its runs (a view into the walk's one buffer) and what stopped it. */
+export interface RangeWalk {
+  runs: Runs;
+  count: number;
+  /**
+   * The kernel failed on this range: the runs hold what came before. EPERM (with
+   * PM_SCAN_CHECK_WPASYNC: no async uffd-wp here) stops only this range; any other error stops the
+   * walk, and the ranges after it carry ECANCELED.
+   */
+  error?: NativeError;
 }
 
 /** A walk the kernel stopped with an error. `partial` holds what it had returned up to then. */
@@ -59,104 +66,47 @@ export class ScanAborted extends Error {
   }
 }
 
-/**
- * Every page in [start, end) matching `query`, with as many calls as it takes.
- *
- * The ioctl stops early when `out` is full (or max_pages is reached) and says where in walk_end, so
- * the walk always resumes. Known kernel bug (seen on 6.12 and 6.18): the last regions of a call can
- * end past that call's walk_end (1 GiB, every 100th page written, 4096-entry vector: 62 of 2,622
- * pages returned twice). Resuming from walk_end re-examines those pages: with WP_MATCHING they are
- * protected by then and do not match again; without, they come back and are merged here. Resuming
- * from max(walk_end, last end) instead would skip pages the kernel may not have examined, so the
- * kernel's walk_end is trusted for progress and duplicates are merged away.
- */
-export function walkScan(ioctl: ScanIoctl, start: bigint, end: bigint, query: ScanQuery, out: BigUint64Array): WalkResult {
-  // A call's regions ascend. What lies past its walk_end (the overshoot) is held back and merged in
-  // order with the next call's regions, which start at that walk_end: without WP_MATCHING the kernel
-  // returns those pages again (merged away here), with it they come back protected and do not.
-  // So regions reach the builder in order and are merged as they come, with no sort at the end.
-  const ranges = new RangeBuilder();
-  let ordered = true;
-  let held: PageRange[] = [];
-  let calls = 0;
-  let overshoots = 0;
-  const add = (s: number, e: number) => {
-    const last = ranges.ranges[ranges.ranges.length - 1];
-    if (last && s < last[0]) ordered = false; // a kernel breaking the order: sorted at the end instead
-    if (ordered) ranges.add(s, e);
-    else ranges.ranges.push([s, e]);
-  };
-  const finish = (): WalkResult => {
-    for (const [s, e] of held) add(s, e);
-    held = [];
-    const merged = ordered ? ranges.ranges : mergeRanges(ranges.ranges);
-    return { ranges: merged, count: ordered ? ranges.count : countPages(merged), calls, overshoots };
-  };
-  // The hot loop reads the vector through 32-bit halves: user addresses are below 2^57, so a page
-  // number (address / 4096) is hi · 2^20 + lo / 4096, exact in a double, and no BigInt is made per region.
-  const words = new Uint32Array(out.buffer, out.byteOffset, out.length * 2);
-  const keep = query.keepAnyOf ?? 0;
-  const startPage = Number(start >> PAGE_SHIFT);
-  const endPage = Number(end >> PAGE_SHIFT);
-  const collect = (count: number, walkEnd: bigint): number => {
-    const walkEndPage = Number(walkEnd >> PAGE_SHIFT);
-    const next: PageRange[] = [];
-    let h = 0;
-    let lastEnd = 0;
-    for (let i = 0; i < count; i++) {
-      const w = 6 * i;
-      let s = words[w + 1] * 1048576 + (words[w] >>> 12);
-      let e = words[w + 3] * 1048576 + (words[w + 2] >>> 12);
-      if (e > walkEndPage) overshoots++;
-      if (e > lastEnd) lastEnd = e;
-      if (keep && (words[w + 4] & keep) === 0) continue;
-      if (s < startPage) s = startPage;
-      if (e > endPage) e = endPage;
-      if (e <= s) continue;
-      while (h < held.length && held[h][0] <= s) add(held[h][0], held[h++][1]);
-      if (e > walkEndPage && walkEndPage > 0) {
-        if (s < walkEndPage) add(s, walkEndPage);
-        next.push([Math.max(s, walkEndPage), e]);
-      } else {
-        add(s, e);
-      }
-    }
-    // Held regions not yet passed stay held, ahead of this call's overshoot (both ascend).
-    held = held.slice(h).concat(next);
-    if (held.length > 1) held = mergeRanges(held);
-    return lastEnd;
-  };
+const SCAN_SYSCALL = 'ioctl(PAGEMAP_SCAN)';
+const ECANCELED = 125;
 
-  let pos = start;
-  while (pos < end) {
-    let count: number;
-    let walkEnd: bigint;
-    calls++;
-    try {
-      ({ count, walkEnd } = ioctl(pos, end, query, out));
-    } catch (err) {
-      if (!isNativeError(err)) throw err;
-      collect(err.count ?? 0, err.walkEnd ?? pos);
-      throw new ScanAborted(err, finish());
-    }
-    const lastEnd = BigInt(collect(count, walkEnd)) << PAGE_SHIFT;
-    if (walkEnd > pos) pos = walkEnd;
-    else if (lastEnd > pos) pos = lastEnd; // no walk_end progress but output: never loop in place
-    else throw new DirtyTrackError('EIO', `PAGEMAP_SCAN made no progress at 0x${pos.toString(16)} (walk_end 0x${walkEnd.toString(16)}, ${count} regions)`);
+/**
+ * Every page of each range (page-aligned [start, end) pairs, ascending) matching `query`, in one call
+ * to the addon, which runs the loop (src/native/pagemap-walk.c explains how it resumes). `pagemap`
+ * is an open /proc/PID/pagemap, or for tests a stand-in for the ioctl. Throws DirtyTrackError EIO
+ * when the kernel stops making progress.
+ */
+export function walkRanges(pagemap: number | FakeScanIoctl, ranges: BigUint64Array, query: ScanQuery, vecRegions = VECTOR_REGIONS): { ranges: RangeWalk[]; calls: number; overshoots: number } {
+  const binding = requireNative('PAGEMAP_SCAN');
+  const r = binding.pagemapScanWalk(pagemap, ranges, query.flags ?? 0, query.categoryMask ?? 0, query.categoryInvertedMask ?? 0, query.categoryAnyofMask ?? 0, query.returnMask, query.keepAnyOf ?? 0, vecRegions);
+  if (r.stalledAt !== undefined) throw new DirtyTrackError('EIO', `PAGEMAP_SCAN made no progress at 0x${r.stalledAt.toString(16)}`, { syscall: SCAN_SYSCALL });
+  const out: RangeWalk[] = new Array(r.errnos.length);
+  for (let i = 0; i < out.length; i++) {
+    const runs = r.runs.subarray(2 * r.bounds[i], 2 * r.bounds[i + 1]);
+    const errno = r.errnos[i];
+    out[i] = errno === 0 ? { runs, count: r.pages[i] } : { runs, count: r.pages[i], error: errnoError(errno < 0 ? ECANCELED : errno, SCAN_SYSCALL) };
   }
-  return finish();
+  return { ranges: out, calls: r.calls, overshoots: r.overshoots };
 }
 
-/** Regions per ioctl call: 4096 × 24 bytes = 96 KiB, reused. */
+/** Every page in [start, end) matching `query`. Throws ScanAborted when the kernel fails. */
+export function walkScan(pagemap: number | FakeScanIoctl, start: bigint, end: bigint, query: ScanQuery, vecRegions = VECTOR_REGIONS): WalkResult {
+  const walk = walkRanges(pagemap, BigUint64Array.of(start, end), query, vecRegions);
+  const [range] = walk.ranges;
+  const result: WalkResult = { runs: range.runs, count: range.count, calls: walk.calls, overshoots: walk.overshoots };
+  if (range.error) throw new ScanAborted(range.error, result);
+  return result;
+}
+
+/** Regions per ioctl call: 4096 × 24 bytes = 96 KiB (fewer for a smaller range). */
 export const VECTOR_REGIONS = 4096;
 
-/** An open /proc/PID/pagemap with the output vector reused across scans. */
+/** An open /proc/PID/pagemap. */
 export class PagemapScanner {
   private readonly fd: number;
   private readonly out: BigUint64Array;
   private readonly call: (start: bigint, end: bigint, query: ScanQuery, out: BigUint64Array, maxPages: number) => { count: number; walkEnd: bigint };
 
-  constructor(readonly pid: number | 'self', vectorRegions = VECTOR_REGIONS) {
+  constructor(readonly pid: number | 'self', private readonly vecRegions = VECTOR_REGIONS) {
     const binding = requireNative('PAGEMAP_SCAN');
     const path = `/proc/${pid}/pagemap`;
     try {
@@ -164,7 +114,7 @@ export class PagemapScanner {
     } catch (err) {
       throw fromSystemError(err, `cannot open ${path}`, typeof pid === 'number' ? pid : undefined, path);
     }
-    this.out = new BigUint64Array(vectorRegions * 3);
+    this.out = new BigUint64Array(3); // one region: wpAllowed
     const fd = this.fd;
     this.call = (s, e, q, out, maxPages) =>
       binding.pagemapScan(fd, s, e, q.flags ?? 0, q.categoryMask ?? 0, q.categoryInvertedMask ?? 0, q.categoryAnyofMask ?? 0, q.returnMask, maxPages, out);
@@ -173,7 +123,12 @@ export class PagemapScanner {
   /** Matched pages of [start, end) (page-aligned addresses). Throws ScanAborted when the kernel fails mid-walk. */
   scan(start: bigint, end: bigint, query: ScanQuery): WalkResult {
     if (start & 0xfffn || end & 0xfffn || end < start) throw new RangeError(`bad scan range 0x${start.toString(16)}-0x${end.toString(16)}`);
-    return walkScan((s, e, q, out) => this.call(s, e, q, out, 0), start, end, query, this.out);
+    return walkScan(this.fd, start, end, query, this.vecRegions);
+  }
+
+  /** Matched pages of each range (page-aligned, ascending), in one call; see walkRanges. */
+  scanRanges(ranges: BigUint64Array, query: ScanQuery): ReturnType<typeof walkRanges> {
+    return walkRanges(this.fd, ranges, query, this.vecRegions);
   }
 
   /** One raw call (probes): at most `out.length / 3` regions and `maxPages` pages (0: no limit), no resume. */

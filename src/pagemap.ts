@@ -2,7 +2,7 @@ import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { DirtyTrackError, fromSystemError } from './errors.js';
 import { HI_PRESENT_OR_SWAPPED, HI_SOFT_DIRTY } from './pagemap-entry.js';
 import { RangeBuilder } from './ranges.js';
-import type { PageRange } from './types.js';
+import type { Runs } from './types.js';
 
 /** Entries per pread: 64K entries = 512 KiB, as tools/mm/page-types.c does. Bounds memory for any address-space size. */
 export const CHUNK_ENTRIES = 65536;
@@ -73,7 +73,7 @@ export class PagemapReader {
    * Soft-dirty pages in [startPage, endPage), coalesced. By default only present or swapped pages count:
    * a new VMA carries VM_SOFTDIRTY, so every never-touched page of it reads soft-dirty too.
    */
-  softDirty(startPage: number, endPage: number, includeUnpopulated = false): { ranges: PageRange[]; count: number } {
+  softDirty(startPage: number, endPage: number, includeUnpopulated = false): { runs: Runs; count: number } {
     const out = new RangeBuilder();
     const hi = this.hi;
     // High halves and masks as int32 (the present bit is the sign bit): plain 32-bit integers for V8.
@@ -97,7 +97,7 @@ export class PagemapReader {
         out.add(base + (first >> 1), base + (j >> 1));
       }
     }
-    return { ranges: out.ranges, count: out.count };
+    return { runs: out.runs(), count: out.count };
   }
 
   /** Raw 64-bit entries for [startPage, startPage + count) — for doctor, probes and tests. */

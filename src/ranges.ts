@@ -1,4 +1,4 @@
-import type { PageRange } from './types.js';
+import type { PageRange, Runs } from './types.js';
 
 /** Coalesce sorted-or-not page numbers into sorted half-open ranges. */
 export function coalesce(pages: Iterable<number>): PageRange[] {
@@ -33,24 +33,64 @@ export function countPages(ranges: readonly PageRange[]): number {
   return n;
 }
 
-/** Appends pages in ascending order, extending the last range when contiguous: O(1) per page, no page list kept. */
+/** Appends pages in ascending order, extending the last run when contiguous: O(1) per page, no page list kept. */
 export class RangeBuilder {
-  readonly ranges: PageRange[] = [];
+  private buf = new Float64Array(64);
+  private used = 0; // numbers in buf: two per run
   count = 0;
 
   add(start: number, end = start + 1): void {
     if (end <= start) return;
-    const last = this.ranges[this.ranges.length - 1];
-    if (last && start <= last[1]) {
-      if (end > last[1]) {
-        this.count += end - Math.max(start, last[1]);
-        last[1] = end;
+    const n = this.used;
+    if (n > 0 && start <= this.buf[n - 1]) {
+      const last = this.buf[n - 1];
+      if (end > last) {
+        this.count += end - Math.max(start, last);
+        this.buf[n - 1] = end;
       }
       return;
     }
-    this.ranges.push([start, end]);
+    if (n === this.buf.length) {
+      const grown = new Float64Array(2 * n);
+      grown.set(this.buf);
+      this.buf = grown;
+    }
+    this.buf[n] = start;
+    this.buf[n + 1] = end;
+    this.used = n + 2;
     this.count += end - start;
   }
+
+  /** The runs so far, exactly sized. */
+  runs(): Runs {
+    return this.buf.slice(0, this.used);
+  }
+}
+
+export function runsToRanges(runs: Runs): PageRange[] {
+  const out: PageRange[] = new Array(runs.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = [runs[2 * i], runs[2 * i + 1]];
+  return out;
+}
+
+export function rangesToRuns(ranges: readonly PageRange[]): Runs {
+  const out = new Float64Array(2 * ranges.length);
+  ranges.forEach(([s, e], i) => {
+    out[2 * i] = s;
+    out[2 * i + 1] = e;
+  });
+  return out;
+}
+
+export function countRuns(runs: Runs): number {
+  let n = 0;
+  for (let i = 0; i < runs.length; i += 2) n += runs[i + 1] - runs[i];
+  return n;
+}
+
+/** Sort and merge runs (from several walks of one region). */
+export function mergeRuns(...lists: Runs[]): Runs {
+  return rangesToRuns(mergeRanges(lists.flatMap(runsToRanges)));
 }
 
 /** Expand ranges to a Set of page numbers (tests and ground-truth comparison only: memory grows with pages). */

@@ -1,6 +1,7 @@
 import { addrToPage, kernelRelease, PAGE_SIZE } from './kernel.js';
 import { unscannableReason } from './maps.js';
-import type { BackendName, MapsRegion, PageRange, RegionResult, ScanResult, SkippedRegion } from './types.js';
+import { runsToRanges } from './ranges.js';
+import type { BackendName, MapsRegion, PageRange, RegionResult, Runs, ScanResult, SkippedRegion } from './types.js';
 
 /** Split maps into regions to scan (clipped to the requested range) and regions pagemap cannot describe. */
 export function selectRegions(maps: MapsRegion[], range?: { start: bigint; end: bigint }): { scan: MapsRegion[]; skipped: SkippedRegion[] } {
@@ -22,9 +23,18 @@ export function regionPages(r: MapsRegion): { startPage: number; endPage: number
   return { startPage: addrToPage(r.start), endPage: addrToPage(r.end) };
 }
 
-export function regionResult(region: MapsRegion, dirty: PageRange[], dirtyPages: number): RegionResult {
+export function regionResult(region: MapsRegion, runs: Runs, dirtyPages: number): RegionResult {
   const { startPage, endPage } = regionPages(region);
-  return { region, pages: endPage - startPage, dirtyPages, dirty };
+  let pairs: PageRange[] | undefined;
+  return {
+    region,
+    pages: endPage - startPage,
+    dirtyPages,
+    runs,
+    get dirty() {
+      return (pairs ??= runsToRanges(runs));
+    },
+  };
 }
 
 export function makeScanResult(pid: number, backend: BackendName, regions: RegionResult[], skipped: SkippedRegion[], startedNs: bigint): ScanResult {

@@ -13,13 +13,21 @@ export interface MapsRegion {
 /** Half-open range of page numbers [start, end). Page numbers fit in a JS number (< 2^53) for every user address. */
 export type PageRange = [number, number];
 
+/**
+ * Page runs, flat: [start0, end0, start1, end1, …], half-open, sorted and merged. How scans hold
+ * their answer: a million runs are one 16 MiB array, not a million objects for the GC.
+ */
+export type Runs = Float64Array;
+
 export type BackendName = 'soft-dirty' | 'pagemap-scan' | 'uffd-wp';
 
 export interface RegionResult {
   region: MapsRegion;
   pages: number;          // pages in the region
   dirtyPages: number;
-  dirty: PageRange[];     // coalesced, sorted, in page numbers
+  runs: Runs;             // the dirty pages, in page numbers
+  /** The same runs as pairs, made on first use. */
+  readonly dirty: PageRange[];
 }
 
 export interface SkippedRegion {

@@ -3,11 +3,11 @@ import { readMaps } from '../maps.js';
 import { PagemapReader } from '../pagemap.js';
 import { requireSoftDirty } from '../probe-soft-dirty.js';
 import { makeScanResult, regionPages, regionResult, selectRegions } from '../scan-result.js';
-import type { Backend, MapsRegion, PageRange, RegionResult, ScanOptions, ScanResult } from '../types.js';
+import type { Backend, MapsRegion, RegionResult, Runs, ScanOptions, ScanResult } from '../types.js';
 
 /** Reads the soft-dirty pages of one region at a time; opened per scan. */
 export interface SoftDirtyRegionReader {
-  read(r: MapsRegion, includeUnpopulated: boolean): { ranges: PageRange[]; count: number };
+  read(r: MapsRegion, includeUnpopulated: boolean): { runs: Runs; count: number };
   close(): void;
 }
 
@@ -50,8 +50,8 @@ export class SoftDirtyBackend implements Backend {
     const regions: RegionResult[] = [];
     try {
       for (const r of scan) {
-        const { ranges, count } = reader.read(r, opts.includeUnpopulated ?? false);
-        regions.push(regionResult(r, ranges, count));
+        const { runs, count } = reader.read(r, opts.includeUnpopulated ?? false);
+        regions.push(regionResult(r, runs, count));
       }
     } catch (err) {
       throw this.readFailure(err);

@@ -57,10 +57,10 @@ import { describeResult, injectSyscall, SYS } from '../inject.js';
 import { readMaps, unscannableReason } from '../maps.js';
 import { kernelRelease } from '../kernel.js';
 import { isNativeError, native, nativeFailure, nativeStatus, requireNative, type NativeBinding } from '../native.js';
-import { PAGE_IS, PagemapScanner, PM_SCAN_CHECK_WPASYNC, PM_SCAN_WP_MATCHING, ScanAborted, scanFailure, type ScanQuery, type WalkResult } from '../pagemap-scan.js';
-import { mergeRanges, countPages } from '../ranges.js';
+import { PAGE_IS, PagemapScanner, PM_SCAN_CHECK_WPASYNC, PM_SCAN_WP_MATCHING, ScanAborted, scanFailure, type RangeWalk, type ScanQuery } from '../pagemap-scan.js';
+import { countRuns, mergeRuns } from '../ranges.js';
 import { makeScanResult, regionResult } from '../scan-result.js';
-import type { Backend, MapsRegion, RegionResult, ScanOptions, ScanResult, SkippedRegion } from '../types.js';
+import type { Backend, MapsRegion, RegionResult, Runs, ScanOptions, ScanResult, SkippedRegion } from '../types.js';
 
 export const UFFD_FEATURE_WP_UNPOPULATED = 1 << 13;
 export const UFFD_FEATURE_WP_ASYNC = 1 << 15;
@@ -248,6 +248,12 @@ function handshake(binding: NativeBinding, fd: number, pid: number): void {
 
 /* ---------------- the backend ---------------- */
 
+/** Runs of several walks of one region (before and after registering it), merged and counted. */
+function merged(...lists: Runs[]): { runs: Runs; count: number } {
+  const runs = mergeRuns(...lists);
+  return { runs, count: countRuns(runs) };
+}
+
 interface Candidate {
   region: MapsRegion;   // the whole mapping (registration covers whole VMAs)
   start: bigint;        // the part to scan (clipped to the requested range)
@@ -336,37 +342,41 @@ export class UffdWpBackend implements Backend {
     const started = process.hrtime.bigint();
     const { candidates, skipped } = this.candidates(readMaps(this.pid), opts.range);
     const query: ScanQuery = { ...(opts.includeUnpopulated ? SCAN_WRITTEN : SCAN_WRITTEN_POPULATED), flags: PM_SCAN_CHECK_WPASYNC | (opts.reset ? PM_SCAN_WP_MATCHING : 0) };
-    const regions: RegionResult[] = [];
-    for (const c of candidates) {
-      const r = this.scanRegion(c, query);
-      if (r.ranges.length > 0 || r.reason === undefined) regions.push(regionResult({ ...c.region, start: c.start, end: c.end }, r.ranges, countPages(r.ranges)));
-      if (r.reason !== undefined) skipped.push({ region: c.region, reason: r.reason });
+    // Every candidate in one walk; a mapping without async uffd-wp stops only its own range (EPERM).
+    const bounds = new BigUint64Array(2 * candidates.length);
+    candidates.forEach((c, i) => bounds.set([c.start, c.end], 2 * i));
+    let walk: ReturnType<PagemapScanner['scanRanges']>;
+    try {
+      walk = this.scanner.scanRanges(bounds, query);
+    } catch (err) {
+      throw scanFailure(err, this.pid);
     }
+    const regions: RegionResult[] = [];
+    candidates.forEach((c, i) => {
+      const r = this.settle(c, walk.ranges[i], query);
+      if (r.runs.length > 0 || r.reason === undefined) regions.push(regionResult({ ...c.region, start: c.start, end: c.end }, r.runs, r.count));
+      if (r.reason !== undefined) skipped.push({ region: c.region, reason: r.reason });
+    });
     return makeScanResult(this.pid, this.name, regions, skipped, started);
   }
 
   /**
-   * Written pages of one candidate. A region without async uffd-wp fails with EPERM (after the kernel
-   * has handed over, and with WP_MATCHING protected, what it walked before): it is registered and
-   * scanned again, and both answers are kept.
+   * The written pages of one candidate from its part of the walk. A range without async uffd-wp
+   * failed with EPERM (after the kernel had handed over, and with WP_MATCHING protected, what it
+   * walked before): a writable one is registered and scanned again, and both answers are kept; one
+   * never registered here is reported as skipped.
    */
-  private scanRegion(c: Candidate, query: ScanQuery): { ranges: WalkResult['ranges']; reason?: string } {
-    // Never registered here: scanned only while an earlier registration survives. Asking first is
-    // much cheaper than the EPERM (a JS Error) of a scan, for the many read-only library mappings.
-    if (!c.mayRegister && !this.scanner.wpAllowed(c.region.start, c.region.end)) return { ranges: [], reason: c.reason };
-    let kept: WalkResult['ranges'] = [];
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const { ranges } = this.scanner.scan(c.start, c.end, query);
-        return { ranges: kept.length ? mergeRanges(kept.concat(ranges)) : ranges };
-      } catch (err) {
-        if (!(err instanceof ScanAborted) || err.cause.code !== 'EPERM') throw scanFailure(err, this.pid);
-        kept = kept.concat(err.partial.ranges);
-        if (!c.mayRegister) return { ranges: mergeRanges(kept), reason: c.reason };
-        if (attempt > 0) return { ranges: mergeRanges(kept), reason: 'remapped while being scanned (reported at the next scan)' };
-        const refused = this.register(c.region);
-        if (refused !== null) return { ranges: mergeRanges(kept), reason: refused };
-      }
+  private settle(c: Candidate, walked: RangeWalk, query: ScanQuery): { runs: Runs; count: number; reason?: string } {
+    if (!walked.error) return walked;
+    if (walked.error.code !== 'EPERM') throw scanFailure(walked.error, this.pid);
+    if (!c.mayRegister) return { ...walked, reason: c.reason };
+    const refused = this.register(c.region);
+    if (refused !== null) return { ...walked, reason: refused };
+    try {
+      return merged(walked.runs, this.scanner.scan(c.start, c.end, query).runs);
+    } catch (err) {
+      if (!(err instanceof ScanAborted) || err.cause.code !== 'EPERM') throw scanFailure(err, this.pid);
+      return { ...merged(walked.runs, err.partial.runs), reason: 'remapped while being scanned (reported at the next scan)' };
     }
   }
 

@@ -10,6 +10,7 @@ struct export_fn {
 
 static const struct export_fn exports_table[] = {
     {"pagemapScan", dt_pagemap_scan},
+    {"pagemapScanWalk", dt_pagemap_scan_walk},
     {"userfaultfd", dt_userfaultfd},
     {"uffdApi", dt_uffd_api},
     {"uffdRegister", dt_uffd_register},

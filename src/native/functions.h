@@ -7,6 +7,9 @@
 /* pagemap-scan.c */
 napi_value dt_pagemap_scan(napi_env env, napi_callback_info info);
 
+/* pagemap-walk.c */
+napi_value dt_pagemap_scan_walk(napi_env env, napi_callback_info info);
+
 /* uffd.c */
 napi_value dt_userfaultfd(napi_env env, napi_callback_info info);
 napi_value dt_uffd_api(napi_env env, napi_callback_info info);

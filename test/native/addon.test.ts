@@ -21,8 +21,16 @@ describe('native addon', () => {
   it('is built and loaded (npm install / npm run build:native)', () => {
     expect(nativeStatus()).toEqual({ loaded: true });
     expect(Object.keys(n).sort()).toEqual(
-      ['injectSyscall', 'pagemapScan', 'pidfdGetfd', 'pidfdOpen', 'uffdApi', 'uffdRegister', 'uffdUnregister', 'uffdWriteprotect', 'userfaultfd'].sort(),
+      ['injectSyscall', 'pagemapScan', 'pagemapScanWalk', 'pidfdGetfd', 'pidfdOpen', 'uffdApi', 'uffdRegister', 'uffdUnregister', 'uffdWriteprotect', 'userfaultfd'].sort(),
     );
+  });
+
+  it('pagemapScanWalk refuses ranges that are unaligned, reversed or out of order', () => {
+    const q = [0, 2, 0, 0, 2, 0, 16] as const;
+    expect(() => n.pagemapScanWalk(0, BigUint64Array.of(1n, 4096n), ...q)).toThrow(TypeError);
+    expect(() => n.pagemapScanWalk(0, BigUint64Array.of(8192n, 4096n), ...q)).toThrow(TypeError);
+    expect(() => n.pagemapScanWalk(0, BigUint64Array.of(8192n, 12288n, 0n, 4096n), ...q)).toThrow(TypeError);
+    expect(() => n.pagemapScanWalk(0, BigUint64Array.of(0n), ...q)).toThrow(TypeError);
   });
 
   it('rejects wrong arguments with TypeError before any system call', () => {

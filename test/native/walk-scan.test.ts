@@ -1,7 +1,9 @@
 // The PAGEMAP_SCAN resume loop against a fake ioctl that behaves like the kernel, bug included.
 import { describe, expect, it } from 'vitest';
 import { DirtyTrackError } from '../../src/errors.js';
-import { ScanAborted, walkScan, type ScanIoctl } from '../../src/pagemap-scan.js';
+import type { FakeScanIoctl } from '../../src/native.js';
+import { ScanAborted, walkRanges, walkScan } from '../../src/pagemap-scan.js';
+import { runsToRanges } from '../../src/ranges.js';
 
 const PAGE = 4096n;
 const addr = (page: number) => BigInt(page) * PAGE;
@@ -20,9 +22,9 @@ interface FakeOptions {
  * out.length / 3 (or stopAfter) of them; when it stops early, walk_end is where the walk stopped,
  * minus `lag` regions (the overshoot: those regions end past walk_end and come back next call).
  */
-function fakeKernel(matching: Set<number>, opts: FakeOptions = {}): ScanIoctl & { calls: number } {
+function fakeKernel(matching: Set<number>, opts: FakeOptions = {}): FakeScanIoctl & { calls: number } {
   const sorted = () => [...matching].sort((a, b) => a - b);
-  const fn = ((start: bigint, end: bigint, _q: unknown, out: BigUint64Array) => {
+  const fn = ((start: bigint, end: bigint, out: BigUint64Array) => {
     fn.calls++;
     const cap = Math.min(out.length / 3, opts.stopAfter ?? Infinity);
     const regions: Array<[number, number]> = [];
@@ -48,7 +50,7 @@ function fakeKernel(matching: Set<number>, opts: FakeOptions = {}): ScanIoctl & 
       walkEnd = lag > 0 ? addr(regions[regions.length - lag][0]) : addr(stoppedAt);
     }
     return { count: regions.length, walkEnd };
-  }) as ScanIoctl & { calls: number };
+  }) as FakeScanIoctl & { calls: number };
   fn.calls = 0;
   return fn;
 }
@@ -58,14 +60,14 @@ const GIB_PAGES = 262144;
 /** What 6.18 did on 1 GiB, every 100th page, 4096-region vector: two calls, 62 regions past walk_end. */
 const KERNEL_618: FakeOptions = { stopAfter: 2560, lag: 62 };
 
-describe('walkScan (the PAGEMAP_SCAN resume loop)', () => {
+describe('walkScan (the PAGEMAP_SCAN resume loop in the addon)', () => {
   it('the fake reproduces the kernel bug: resuming naively from walk_end counts 62 pages twice', () => {
     const truth = everyHundredth(GIB_PAGES);
     const ioctl = fakeKernel(new Set(truth), KERNEL_618);
     const out = new BigUint64Array(4096 * 3);
     let pos = 0n, reported = 0;
     while (pos < addr(GIB_PAGES)) {
-      const { count, walkEnd } = ioctl(pos, addr(GIB_PAGES), { returnMask: 2 }, out);
+      const { count, walkEnd } = ioctl(pos, addr(GIB_PAGES), out);
       reported += count;
       pos = walkEnd;
     }
@@ -75,9 +77,9 @@ describe('walkScan (the PAGEMAP_SCAN resume loop)', () => {
 
   it('1 GiB, every 100th page, 4096-region vector, overshooting walk_end: exactly the truth', () => {
     const truth = everyHundredth(GIB_PAGES);
-    const r = walkScan(fakeKernel(new Set(truth), KERNEL_618), 0n, addr(GIB_PAGES), { returnMask: 2 }, new BigUint64Array(4096 * 3));
+    const r = walkScan(fakeKernel(new Set(truth), KERNEL_618), 0n, addr(GIB_PAGES), { returnMask: 2 }, 4096);
     expect(r.count).toBe(2622);
-    expect(r.ranges).toEqual([...truth].map((p) => [p, p + 1]));
+    expect(runsToRanges(r.runs)).toEqual([...truth].map((p) => [p, p + 1]));
     expect(r.overshoots).toBe(62);
     expect(r.calls).toBe(2);
   });
@@ -85,7 +87,7 @@ describe('walkScan (the PAGEMAP_SCAN resume loop)', () => {
   it('with write-protection (matched pages stop matching) the re-walked overshoot adds nothing', () => {
     const truth = everyHundredth(GIB_PAGES);
     const matching = new Set(truth);
-    const r = walkScan(fakeKernel(matching, { ...KERNEL_618, protect: true }), 0n, addr(GIB_PAGES), { returnMask: 2, flags: 1 }, new BigUint64Array(4096 * 3));
+    const r = walkScan(fakeKernel(matching, { ...KERNEL_618, protect: true }), 0n, addr(GIB_PAGES), { returnMask: 2, flags: 1 }, 4096);
     expect(r.count).toBe(2622);
     expect(matching.size).toBe(0);
   });
@@ -93,15 +95,15 @@ describe('walkScan (the PAGEMAP_SCAN resume loop)', () => {
   it('a one-region vector: one call per region plus the last, nothing lost', () => {
     const truth = new Set([0, 1, 2, 10, 11, 500, 4095]);
     const ioctl = fakeKernel(new Set(truth));
-    const r = walkScan(ioctl, 0n, addr(4096), { returnMask: 2 }, new BigUint64Array(3));
-    expect(r.ranges).toEqual([[0, 3], [10, 12], [500, 501], [4095, 4096]]);
+    const r = walkScan(ioctl, 0n, addr(4096), { returnMask: 2 }, 1);
+    expect(runsToRanges(r.runs)).toEqual([[0, 3], [10, 12], [500, 501], [4095, 4096]]);
     expect(r.count).toBe(7);
     expect(ioctl.calls).toBe(4);
   });
 
   it('lag on every call with a tiny vector still converges to the truth', () => {
     const truth = new Set(Array.from({ length: 300 }, (_, i) => i * 3));
-    const r = walkScan(fakeKernel(new Set(truth), { lag: 2 }), 0n, addr(1000), { returnMask: 2 }, new BigUint64Array(4 * 3));
+    const r = walkScan(fakeKernel(new Set(truth), { lag: 2 }), 0n, addr(1000), { returnMask: 2 }, 4);
     expect(r.count).toBe(300);
     expect(r.overshoots).toBeGreaterThan(0);
   });
@@ -109,7 +111,7 @@ describe('walkScan (the PAGEMAP_SCAN resume loop)', () => {
   it('merges ranges that touch across calls and clips to [start, end)', () => {
     const truth = new Set([4, 5, 6, 7, 8, 9]);
     // A kernel that splits one run over two calls and returns a region straying outside the range.
-    const ioctl: ScanIoctl = (start, _end, _q, out) => {
+    const ioctl: FakeScanIoctl = (start, _end, out) => {
       if (start === addr(5)) {
         out.set([addr(3), addr(7), 2n]);
         return { count: 1, walkEnd: addr(7) };
@@ -117,15 +119,15 @@ describe('walkScan (the PAGEMAP_SCAN resume loop)', () => {
       out.set([addr(7), addr(12), 2n]);
       return { count: 1, walkEnd: addr(9) };
     };
-    const r = walkScan(ioctl, addr(5), addr(9), { returnMask: 2 }, new BigUint64Array(3));
-    expect(r.ranges).toEqual([[5, 9]]);
+    const r = walkScan(ioctl, addr(5), addr(9), { returnMask: 2 }, 1);
+    expect(runsToRanges(r.runs)).toEqual([[5, 9]]);
     expect(r.count).toBe(4);
     expect(truth.size).toBe(6);
   });
 
   it('a failure mid-walk keeps everything returned before it, including the failed call\'s partial output', () => {
     let call = 0;
-    const ioctl: ScanIoctl = (_start, _end, _q, out) => {
+    const ioctl: FakeScanIoctl = (_start, _end, out) => {
       call++;
       if (call === 1) {
         out.set([addr(1), addr(2), 2n]);
@@ -136,24 +138,71 @@ describe('walkScan (the PAGEMAP_SCAN resume loop)', () => {
     };
     let caught: unknown;
     try {
-      walkScan(ioctl, 0n, addr(100), { returnMask: 2 }, new BigUint64Array(3));
+      walkScan(ioctl, 0n, addr(100), { returnMask: 2 }, 1);
     } catch (err) {
       caught = err;
     }
     expect(caught).toBeInstanceOf(ScanAborted);
     const aborted = caught as ScanAborted;
     expect(aborted.cause.code).toBe('EPERM');
-    expect(aborted.partial.ranges).toEqual([[1, 2], [12, 14]]);
+    expect(runsToRanges(aborted.partial.runs)).toEqual([[1, 2], [12, 14]]);
+  });
+
+  it('regions out of order within a call are sorted and merged, not lost or counted twice', () => {
+    const ioctl: FakeScanIoctl = (_start, end, out) => {
+      out.set([addr(50), addr(60), 2n, addr(10), addr(20), 2n, addr(15), addr(55), 2n]);
+      return { count: 3, walkEnd: end };
+    };
+    const r = walkScan(ioctl, 0n, addr(100), { returnMask: 2 }, 4);
+    expect(runsToRanges(r.runs)).toEqual([[10, 60]]);
+    expect(r.count).toBe(50);
+  });
+
+  it('an error from the stand-in that is not an ioctl failure reaches the caller unchanged', () => {
+    const ioctl: FakeScanIoctl = () => {
+      throw new TypeError('bug in the fake');
+    };
+    expect(() => walkScan(ioctl, 0n, addr(10), { returnMask: 2 }, 1)).toThrow('bug in the fake');
   });
 
   it('a kernel that makes no progress is an error, not an endless loop', () => {
-    const ioctl: ScanIoctl = (start) => ({ count: 0, walkEnd: start });
-    expect(() => walkScan(ioctl, 0n, addr(10), { returnMask: 2 }, new BigUint64Array(3))).toThrow(DirtyTrackError);
+    const ioctl: FakeScanIoctl = (start) => ({ count: 0, walkEnd: start });
+    expect(() => walkScan(ioctl, 0n, addr(10), { returnMask: 2 }, 1)).toThrow(DirtyTrackError);
   });
 
   it('an empty range makes no call', () => {
     const ioctl = fakeKernel(new Set([1]));
-    expect(walkScan(ioctl, addr(5), addr(5), { returnMask: 2 }, new BigUint64Array(3)).count).toBe(0);
+    expect(walkScan(ioctl, addr(5), addr(5), { returnMask: 2 }, 1).count).toBe(0);
     expect(ioctl.calls).toBe(0);
+  });
+});
+
+describe('walkRanges (every mapping of a scan in one call)', () => {
+  const eperm = (walkEnd: bigint) => Object.assign(new Error('ioctl(PAGEMAP_SCAN): Operation not permitted (EPERM)'), { code: 'EPERM', errno: -1, count: 0, walkEnd });
+
+  it('keeps each range\'s runs apart, even where two ranges touch', () => {
+    const r = walkRanges(fakeKernel(new Set([8, 9, 10, 11, 20])), BigUint64Array.of(addr(0), addr(10), addr(10), addr(30)), { returnMask: 2 }, 16);
+    expect(r.ranges.map((x) => runsToRanges(x.runs))).toEqual([[[8, 10]], [[10, 12], [20, 21]]]);
+    expect(r.ranges.map((x) => x.count)).toEqual([2, 3]);
+  });
+
+  it('EPERM stops only its own range (a mapping without async uffd-wp); the others are walked', () => {
+    const kernel = fakeKernel(new Set([1, 15, 25]));
+    const ioctl: FakeScanIoctl = (start, end, out) => {
+      if (start >= addr(10) && start < addr(20)) throw eperm(start);
+      return kernel(start, end, out);
+    };
+    const r = walkRanges(ioctl, BigUint64Array.of(addr(0), addr(10), addr(10), addr(20), addr(20), addr(30)), { returnMask: 2 }, 16);
+    expect(r.ranges.map((x) => x.error?.code)).toEqual([undefined, 'EPERM', undefined]);
+    expect(r.ranges.map((x) => runsToRanges(x.runs))).toEqual([[[1, 2]], [], [[25, 26]]]);
+  });
+
+  it('any other error stops the walk: later ranges carry ECANCELED and no runs', () => {
+    const ioctl: FakeScanIoctl = (start) => {
+      throw Object.assign(new Error('gone'), { code: 'ESRCH', errno: -3, count: 0, walkEnd: start });
+    };
+    const r = walkRanges(ioctl, BigUint64Array.of(addr(0), addr(10), addr(10), addr(20)), { returnMask: 2 }, 16);
+    expect(r.ranges.map((x) => x.error?.code)).toEqual(['ESRCH', 'ECANCELED']);
+    expect(r.calls).toBe(1);
   });
 });
