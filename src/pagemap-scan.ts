@@ -51,11 +51,20 @@ export interface RangeWalk {
   runs: Runs;
   count: number;
   /**
-   * The kernel failed on this range: the runs hold what came before. EPERM (with
-   * PM_SCAN_CHECK_WPASYNC: no async uffd-wp here) stops only this range; any other error stops the
-   * walk, and the ranges after it carry ECANCELED.
+   * The errno with which the kernel failed on this range (the runs hold what came before). EPERM
+   * (with PM_SCAN_CHECK_WPASYNC: no async uffd-wp here) stops only this range; any other errno stops
+   * the walk, and the ranges after it carry ECANCELED. Only a number: most scans meet EPERM on every
+   * read-only mapping, and an Error (with its stack trace) costs more than scanning one.
    */
-  error?: NativeError;
+  errno?: number;
+}
+
+export const EPERM = 1;
+const ECANCELED = 125;
+
+/** The Error for a failed range of a walk. */
+export function rangeError(range: RangeWalk): NativeError {
+  return errnoError(range.errno ?? 0, SCAN_SYSCALL);
 }
 
 /** A walk the kernel stopped with an error. `partial` holds what it had returned up to then. */
@@ -67,7 +76,6 @@ export class ScanAborted extends Error {
 }
 
 const SCAN_SYSCALL = 'ioctl(PAGEMAP_SCAN)';
-const ECANCELED = 125;
 
 /**
  * Every page of each range (page-aligned [start, end) pairs, ascending) matching `query`, in one call
@@ -83,7 +91,7 @@ export function walkRanges(pagemap: number | FakeScanIoctl, ranges: BigUint64Arr
   for (let i = 0; i < out.length; i++) {
     const runs = r.runs.subarray(2 * r.bounds[i], 2 * r.bounds[i + 1]);
     const errno = r.errnos[i];
-    out[i] = errno === 0 ? { runs, count: r.pages[i] } : { runs, count: r.pages[i], error: errnoError(errno < 0 ? ECANCELED : errno, SCAN_SYSCALL) };
+    out[i] = errno === 0 ? { runs, count: r.pages[i] } : { runs, count: r.pages[i], errno: errno < 0 ? ECANCELED : errno };
   }
   return { ranges: out, calls: r.calls, overshoots: r.overshoots };
 }
@@ -93,7 +101,7 @@ export function walkScan(pagemap: number | FakeScanIoctl, start: bigint, end: bi
   const walk = walkRanges(pagemap, BigUint64Array.of(start, end), query, vecRegions);
   const [range] = walk.ranges;
   const result: WalkResult = { runs: range.runs, count: range.count, calls: walk.calls, overshoots: walk.overshoots };
-  if (range.error) throw new ScanAborted(range.error, result);
+  if (range.errno) throw new ScanAborted(rangeError(range), result);
   return result;
 }
 

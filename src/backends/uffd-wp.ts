@@ -57,7 +57,7 @@ import { describeResult, injectSyscall, SYS } from '../inject.js';
 import { readMaps, unscannableReason } from '../maps.js';
 import { kernelRelease } from '../kernel.js';
 import { isNativeError, native, nativeFailure, nativeStatus, requireNative, type NativeBinding } from '../native.js';
-import { PAGE_IS, PagemapScanner, PM_SCAN_CHECK_WPASYNC, PM_SCAN_WP_MATCHING, ScanAborted, scanFailure, type RangeWalk, type ScanQuery } from '../pagemap-scan.js';
+import { EPERM, PAGE_IS, PagemapScanner, rangeError, PM_SCAN_CHECK_WPASYNC, PM_SCAN_WP_MATCHING, ScanAborted, scanFailure, type RangeWalk, type ScanQuery } from '../pagemap-scan.js';
 import { countRuns, mergeRuns } from '../ranges.js';
 import { makeScanResult, regionResult } from '../scan-result.js';
 import type { Backend, MapsRegion, RegionResult, Runs, ScanOptions, ScanResult, SkippedRegion } from '../types.js';
@@ -367,8 +367,8 @@ export class UffdWpBackend implements Backend {
    * never registered here is reported as skipped.
    */
   private settle(c: Candidate, walked: RangeWalk, query: ScanQuery): { runs: Runs; count: number; reason?: string } {
-    if (!walked.error) return walked;
-    if (walked.error.code !== 'EPERM') throw scanFailure(walked.error, this.pid);
+    if (!walked.errno) return walked;
+    if (walked.errno !== EPERM) throw scanFailure(rangeError(walked), this.pid);
     if (!c.mayRegister) return { ...walked, reason: c.reason };
     const refused = this.register(c.region);
     if (refused !== null) return { ...walked, reason: refused };
