@@ -20,9 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc-maps.h"
+
 #define HI_SOFT_DIRTY (1u << (55 - 32))
 #define HI_PRESENT_OR_SWAPPED ((1u << (63 - 32)) | (1u << (62 - 32)))
-#define USER_ADDR_LIMIT (1ULL << 56)
 
 struct range {
   uint64_t start, end;
@@ -80,6 +81,18 @@ static void scan_pages(int fd, uint32_t *buf, size_t chunk, uint64_t start, uint
   }
 }
 
+struct scan_args {
+  int fd;
+  uint32_t *buf;
+  size_t chunk;
+};
+
+static void scan_mapping(void *ctx, uint64_t start, uint64_t end) {
+  struct scan_args *a = ctx;
+  scan_pages(a->fd, a->buf, a->chunk, start >> 12, end >> 12);
+  regions_scanned++;
+}
+
 /* One scan, as a library call would do it: open, allocate, read, free, close. */
 static void scan_once(int pid, size_t chunk, int whole, uint64_t rs, uint64_t re) {
   char path[64];
@@ -94,21 +107,8 @@ static void scan_once(int pid, size_t chunk, int whole, uint64_t rs, uint64_t re
     scan_pages(fd, buf, chunk, rs, re);
     regions_scanned = 1;
   } else {
-    snprintf(path, sizeof path, "/proc/%d/maps", pid);
-    FILE *maps = fopen(path, "r");
-    if (!maps) die(path);
-    char line[4096];
-    while (fgets(line, sizeof line, maps)) {
-      unsigned long long s, e;
-      if (sscanf(line, "%llx-%llx", &s, &e) != 2) continue;
-      if (s >= USER_ADDR_LIMIT || strstr(line, "[vsyscall]")) continue;
-      size_t len = strlen(line);
-      if (len && line[len - 1] != '\n' && !feof(maps)) /* a path longer than the line buffer */
-        for (int c; (c = fgetc(maps)) != EOF && c != '\n';) {}
-      scan_pages(fd, buf, chunk, s >> 12, e >> 12);
-      regions_scanned++;
-    }
-    fclose(maps);
+    struct scan_args a = {fd, buf, chunk};
+    for_each_mapping(pid, scan_mapping, &a);
   }
   close(fd);
   free(buf);

@@ -38,8 +38,8 @@
 
 /* Linux 6.7+ ABI that Debian 12's headers lack: the addon's own definitions, so both sides agree. */
 #include "../src/native/kernel-abi.h"
+#include "proc-maps.h"
 
-#define USER_ADDR_LIMIT (1ULL << 56)
 #define PAGE_SHIFT 12
 
 struct range {
@@ -127,29 +127,28 @@ static int scan_mapping(struct scan_state *st, int fd, uint64_t start, uint64_t 
   return 0;
 }
 
+struct mapping_args {
+  struct scan_state *st;
+  int fd;
+  uint64_t return_mask, keep_any;
+};
+
+static void scan_one_mapping(void *ctx, uint64_t start, uint64_t end) {
+  struct mapping_args *a = ctx;
+  if (scan_mapping(a->st, a->fd, start, end, a->return_mask, a->keep_any) < 0) a->st->unregistered++;
+  a->st->regions++;
+}
+
 /* One scan, as a library call would do it: open maps and pagemap, scan each mapping, close. */
 static void scan_once(struct scan_state *st, int pid, uint64_t return_mask, uint64_t keep_any) {
   char path[64];
   st->nranges = 0;
   st->pages = st->regions = st->unregistered = st->calls = 0;
-  snprintf(path, sizeof path, "/proc/%d/maps", pid);
-  FILE *maps = fopen(path, "r");
-  if (!maps) die(path);
   snprintf(path, sizeof path, "/proc/%d/pagemap", pid);
   int fd = open(path, O_RDONLY);
   if (fd < 0) die(path);
-  char line[4096];
-  while (fgets(line, sizeof line, maps)) {
-    unsigned long long s, e;
-    if (sscanf(line, "%llx-%llx", &s, &e) != 2) continue;
-    if (s >= USER_ADDR_LIMIT || strstr(line, "[vsyscall]")) continue;
-    size_t len = strlen(line);
-    if (len && line[len - 1] != '\n' && !feof(maps)) /* a path longer than the line buffer */
-      for (int c; (c = fgetc(maps)) != EOF && c != '\n';) {}
-    if (scan_mapping(st, fd, s, e, return_mask, keep_any) < 0) st->unregistered++;
-    st->regions++;
-  }
-  fclose(maps);
+  struct mapping_args a = {st, fd, return_mask, keep_any};
+  for_each_mapping(pid, scan_one_mapping, &a);
   close(fd);
 }
 

@@ -45,7 +45,7 @@ const result = {
   vmHWMKiB: status('VmHWM'),
   vmRSSKiB: status('VmRSS'),
   dirtyPages: last?.dirtyPages ?? 0,
-  ranges: last?.regions.reduce((a, r) => a + r.dirty.length, 0) ?? 0,
+  ranges: last?.regions.reduce((a, r) => a + r.runs.length / 2, 0) ?? 0,
   scanMs,
 };
 backend?.close();

@@ -3,7 +3,7 @@ export { DirtyTrackError, EXIT, exitCodeFor } from './errors.js';
 export { parseMaps, parseMapsLine, readMaps, unscannableReason } from './maps.js';
 export { decodeEntry, encodeEntry, PM_BITS } from './pagemap-entry.js';
 export { PagemapReader } from './pagemap.js';
-export { coalesce, mergeRanges, countPages } from './ranges.js';
+export { coalesce, mergeRanges, countPages, countRuns, runsToRanges } from './ranges.js';
 export { clearSoftDirty } from './clear-refs.js';
 export { probeSoftDirty } from './probe-soft-dirty.js';
 export { openBackend, autoBackend, backendAvailability } from './backend-select.js';

@@ -98,7 +98,7 @@ export const trackerMemory: Section = {
       markdownTable(['tracker process', 'peak RSS (VmHWM) MiB', 'over baseline MiB', 'RSS at end MiB', 'dirty pages reported', 'ranges', 'scan ms'],
         rows.map(({ what, r }) => [what, num(mib(r.vmHWMKiB), 1), num(mib(r.vmHWMKiB) - baseHwm, 1), num(mib(r.vmRSSKiB), 1), r.dirtyPages, r.ranges, r.scanMs.length ? r.scanMs.map((x) => num(x, 1)).join(', ') : '—'])),
       '',
-      `The pread reader holds one 512 KiB buffer whatever the size scanned; what grows is the result: one [start, end) pair per dirty range${'reason' in uffd ? '' : ', as the worst-case uffd-wp row shows'}.${'reason' in uffd ? ` uffd-wp not measured: ${uffd.reason}.` : ''}`,
+      `The pread reader holds one 512 KiB buffer whatever the size scanned; what grows is the result: 16 bytes per dirty range (a Float64Array of runs; the [start, end] pairs are made only when a caller asks for them)${'reason' in uffd ? '' : ', as the worst-case uffd-wp row shows'}.${'reason' in uffd ? ` uffd-wp not measured: ${uffd.reason}.` : ''}`,
     ].join('\n');
     return {
       markdown,
