@@ -104,7 +104,7 @@ export const pmscanVsPread: Section = {
     }
     const met = (row: Row) => row.relative.median >= 1;
     const table = markdownTable(
-      ['touched', 'written', 'pages written', 'runs returned', 'dirtytrack uffd-wp scan ms', 'of which, at most: fresh memory for the runs, ms', 'dirtytrack pread ms', 'dirtytrack ratio', 'C PAGEMAP_SCAN ms', 'C pread ms', 'C ratio', 'dirtytrack ratio ÷ C ratio', 'goal', "C PAGEMAP_SCAN, WRITTEN alone: ms", 'its ratio'],
+      ['touched', 'written', 'pages written', 'runs returned', 'dirtytrack uffd-wp scan ms', 'fresh memory for that many runs, ms', 'dirtytrack pread ms', 'dirtytrack ratio', 'C PAGEMAP_SCAN ms', 'C pread ms', 'C ratio', 'dirtytrack ratio ÷ C ratio', 'goal', "C PAGEMAP_SCAN, WRITTEN alone: ms", 'its ratio'],
       rows.map((row) => [
         row.layout, pct(row.writeEvery), row.written, row.runs,
         fmt(row.tsUffd), fmt(row.fresh), fmt(row.tsPread), fmtRatioStats(row.tsRatio),
@@ -117,6 +117,11 @@ export const pmscanVsPread: Section = {
     const exact = rows.every((row) => row.found.ts === row.written && row.found.c === row.written && row.found.cPlain === row.written);
     const maskCost = rows.map((row) => row.cUffd.median / row.cPlain.median);
     const rel = rows.map((row) => row.relative.median);
+    const most = rows.reduce((a, b) => (b.runs > a.runs || (b.runs === a.runs && b.relative.median < a.relative.median) ? b : a));
+    const few = rows.filter((row) => row.runs <= 20_000);
+    const manyRuns = (row: Row) =>
+      `With at most ${num(Math.max(...few.map((x) => x.runs)), 0)} runs returned, dirtytrack's scan takes ${num(Math.min(...few.map((x) => x.tsUffd.median - x.cUffd.median)), 2)}–${num(Math.max(...few.map((x) => x.tsUffd.median - x.cUffd.median)), 2)} ms more than C's (median against median): reading maps into objects, the result objects, the collector. ` +
+      `At ${row.runs} runs (${row.layout.split(' (')[0]}, ${pct(row.writeEvery)}) it takes ${num(row.tsUffd.median - row.cUffd.median, 2)} ms more (fastest scans: ${num(row.tsUffd.min, 2)} against ${num(row.cUffd.min, 2)} ms) and varies most, p25–p75 ${num(row.tsUffd.p25, 2)}–${num(row.tsUffd.p75, 2)} ms against ${num(row.cUffd.p25, 2)}–${num(row.cUffd.p75, 2)}: fresh memory for that many runs alone took ${num(row.fresh.p25, 2)}–${num(row.fresh.p75, 2)} ms, at worst ${num(row.fresh.max, 2)}.`;
     const markdown = [
       `A ${sizeLabel(bytes)} anonymous mapping in a bench/big-target.c process, touched in three layouts, registered and write-protected by dirtytrack's uffd-wp backend; then every E-th touched page written. Four scanners then read that one process, ${rounds} rounds of alternating blocks of ${reps} timed scans each (plus a warm-up per block), without resetting anything:`,
       '',
@@ -129,11 +134,11 @@ export const pmscanVsPread: Section = {
       '',
       `Ratio = pread time / PAGEMAP_SCAN time, per round, median (p25–p75) over the rounds; the goal compares the two ratios round by round. Times in ms, median (p25–p75) over all scans.`,
       '',
-      "Every dirtytrack scan hands its caller new memory for the runs it found (16 bytes per run), where the C scanner refills one array it keeps; new memory must be faulted in page by page. The column after dirtytrack's scan time bounds that cost: allocating and filling a new Float64Array of the same size, timed in the same process. It is negligible up to about 10,000 runs and a large part of the difference at 100,000.",
+      "Every dirtytrack scan hands its caller new memory for the runs it found (16 bytes per run), where the C scanner refills one array it keeps; new memory must be faulted in page by page, and here, under a hypervisor, that is slow and uneven. The column after dirtytrack's scan time measures it apart: allocating and filling a new Float64Array of the same size, in the same process and rounds.",
       '',
       table,
       '',
-      `Across the ${rows.length} cases dirtytrack's ratio is ${num(Math.min(...rel), 2)}–${num(Math.max(...rel), 2)} times C's. Asking for populated pages as well costs the kernel ${num(Math.min(...maskCost), 2)}–${num(Math.max(...maskCost), 2)}× its WRITTEN-only walk (C, same run).`,
+      `Across the ${rows.length} cases dirtytrack's ratio is ${num(Math.min(...rel), 2)}–${num(Math.max(...rel), 2)} times C's. ${manyRuns(most)} Asking for populated pages as well costs the kernel ${num(Math.min(...maskCost), 2)}–${num(Math.max(...maskCost), 2)}× its WRITTEN-only walk (C, same run).`,
       '',
       exact
         ? 'Every scanner found exactly the pages written in the mapping (both also report a few pages of the target\'s own stack and libc data, outside it).'
