@@ -53,7 +53,7 @@ export const clearing: Section = {
       } finally {
         await t.exit();
       }
-      const c = runJson<{ writeProtectNs: number[]; touched: number }>(cbin('c-pmscan'), ['--pages', String(pagesOfBytes(bytes)), '--populate-every', String(TOUCH_EVERY), '--write-every', 'none', '--reps', String(reps)]);
+      const c = runJson<{ writeProtectNs: number[]; touched: number }>(cbin('c-wp'), ['--pages', String(pagesOfBytes(bytes)), '--populate-every', String(TOUCH_EVERY), '--reps', String(reps)]);
       raw.cWpNs = c.writeProtectNs;
       rows.push({
         bytes, touched: t.ready.populatedPages,
@@ -72,7 +72,7 @@ export const clearing: Section = {
       '',
       '- **clear_refs**: `clearSoftDirty(pid)` (writes "4" to /proc/PID/clear_refs). On this kernel, built without CONFIG_MEM_SOFT_DIRTY, the kernel still walks every page table of the process and flushes the TLB but changes no entry, so this is a lower bound of what it costs where soft-dirty exists.',
       '- **uffd-wp clear()**: `UffdWpBackend.clear()` (maps, then UFFDIO_WRITEPROTECT over each registered region), once after the pages were written and once more right after (nothing to re-protect: the cost of the walk alone).',
-      '- **C UFFDIO_WRITEPROTECT**: bench/c-pmscan.c protecting its own mapping of the same size and layout after writing every touched page.',
+      '- **C UFFDIO_WRITEPROTECT**: bench/c-wp.c protecting its own mapping of the same size and layout after writing every touched page.',
       '',
       markdownTable(
         ['mapped', 'touched pages', 'clear_refs ms', 'uffd-wp clear() ms, after writes', 'uffd-wp clear() ms, nothing written', 'C UFFDIO_WRITEPROTECT ms', 'clear_refs ns per mapped page', 'clear() ns per mapped page'],

@@ -70,7 +70,7 @@ export const targetCost: Section = {
     const repeats = ctx.quick ? 1 : 4;
     const uffd = await uffdWp();
     const hotPages = (mib * MiB) / PAGE;
-    const fault = runJson<{ faultNsPerPage: number }>(cbin('c-pmscan'), ['--pages', String(hotPages), '--write-every', 'none', '--reps', ctx.quick ? '3' : '9']);
+    const fault = runJson<{ faultNsPerPage: number }>(cbin('c-wp'), ['--pages', String(hotPages), '--reps', ctx.quick ? '3' : '9']);
     let reason = 'reason' in uffd ? uffd.reason : undefined;
     let watch: typeof import('../../src/watch.js').watch | undefined;
     if (!reason) {
@@ -135,7 +135,7 @@ export const targetCost: Section = {
     const markdown = [
       `bench/hot-loop.c rewrites a ${mib} MiB hot set (${hotPages} pages, memset page after page) in a loop on one core; the tracker runs \`watch()\` (src/watch.ts) with the uffd-wp backend — the only backend that works on this kernel — on the other core. Throughput is what the loop itself counts between two of its own timestamps: for a tracked run, from right after the first reset to right after the last (attach and detach excluded). ${repeats} tracked windows per interval, each right after an untracked window of half its length; GB/s as median (min–max). The loss of a tracked window is measured against the untracked window just before it; the table gives the median (min–max) of those.`,
       '',
-      `Fault cost: ${num(fault.faultNsPerPage, 0)} ns per page for the first store to a write-protected page (bench/c-pmscan.c: stores right after UFFDIO_WRITEPROTECT minus the same stores again, over ${hotPages} pages). Prediction = pages written per interval × fault cost ÷ measured interval.`,
+      `Fault cost: ${num(fault.faultNsPerPage, 0)} ns per page for the first store to a write-protected page (bench/c-wp.c: stores right after UFFDIO_WRITEPROTECT minus the same stores again, over ${hotPages} pages). Prediction = pages written per interval × fault cost ÷ measured interval.`,
       '',
       markdownTable(
         ['interval', 'throughput GB/s', 'loss (min–max)', 'predicted loss', 'pages written per interval', 'measured interval ms', 'tracker scan+reset ms'],
