@@ -61,6 +61,7 @@ export interface RangeWalk {
 
 export const EPERM = 1;
 const ECANCELED = 125;
+const SCAN_SYSCALL = 'ioctl(PAGEMAP_SCAN)';
 
 /** The Error for a failed range of a walk. */
 export function rangeError(range: RangeWalk): NativeError {
@@ -75,7 +76,6 @@ export class ScanAborted extends Error {
   }
 }
 
-const SCAN_SYSCALL = 'ioctl(PAGEMAP_SCAN)';
 
 /**
  * Every page of each range (page-aligned [start, end) pairs, ascending) matching `query`, in one call
