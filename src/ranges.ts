@@ -33,9 +33,12 @@ export function countPages(ranges: readonly PageRange[]): number {
   return n;
 }
 
+/** No runs (length 0, so it cannot be written: safe to share). */
+const NO_RUNS: Runs = new Float64Array(0);
+
 /** Appends pages in ascending order, extending the last run when contiguous: O(1) per page, no page list kept. */
 export class RangeBuilder {
-  private buf = new Float64Array(64);
+  private buf = NO_RUNS; // most regions of a scan have no dirty page: nothing allocated for them
   private used = 0; // numbers in buf: two per run
   count = 0;
 
@@ -51,7 +54,7 @@ export class RangeBuilder {
       return;
     }
     if (n === this.buf.length) {
-      const grown = new Float64Array(2 * n);
+      const grown = new Float64Array(Math.max(64, 2 * n));
       grown.set(this.buf);
       this.buf = grown;
     }
@@ -63,7 +66,7 @@ export class RangeBuilder {
 
   /** The runs so far, exactly sized. */
   runs(): Runs {
-    return this.buf.slice(0, this.used);
+    return this.used === 0 ? NO_RUNS : this.buf.slice(0, this.used);
   }
 }
 
