@@ -76,7 +76,6 @@ export class ScanAborted extends Error {
   }
 }
 
-
 /**
  * Every page of each range (page-aligned [start, end) pairs, ascending) matching `query`, in one call
  * to the addon, which runs the loop (src/native/pagemap-walk.c explains how it resumes). `pagemap`
