@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { UffdWpBackend } from '../src/backends/uffd-wp.js';
+import { UffdWpBackend } from '../src/backends/uffd-wp/backend.js';
 import type { Backend, ScanResult } from '../src/types.js';
 import { softDirtyScanner } from './lib/ts-scan.js';
 

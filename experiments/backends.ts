@@ -1,4 +1,4 @@
-import { workingBackends } from '../src/backend-select.js';
+import { workingBackends } from '../src/backends/select.js';
 import type { BackendName } from '../src/types.js';
 import { runLockstep, totals, type LockstepRun } from './lib/lockstep.js';
 import { environmentLine, markdownTable } from './lib/report.js';

@@ -1,5 +1,5 @@
-import { watch } from '../src/watch.js';
-import { regionKind } from '../src/maps.js';
+import { watch } from '../src/watch/loop.js';
+import { regionKind } from '../src/proc/maps.js';
 import { experimentBackendChoice } from './lib/lockstep.js';
 import { lineChartSvg } from './lib/plot.js';
 import { environmentLine, markdownTable } from './lib/report.js';

@@ -1,4 +1,4 @@
-import { workingBackends } from '../src/backend-select.js';
+import { workingBackends } from '../src/backends/select.js';
 import { runLockstep, totals, type LockstepRun } from './lib/lockstep.js';
 import { environmentLine, markdownTable } from './lib/report.js';
 import type { Experiment } from './index.js';

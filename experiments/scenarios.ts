@@ -1,4 +1,4 @@
-import { workingBackends } from '../src/backend-select.js';
+import { workingBackends } from '../src/backends/select.js';
 import type { BackendName } from '../src/types.js';
 import { runScenario, SCENARIOS, type ScenarioOutcome } from './lib/scenarios.js';
 import { markdownTable } from './lib/report.js';

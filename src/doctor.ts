@@ -1,13 +1,13 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
-import { backendAvailability, type BackendAvailability } from './backend-select.js';
+import { backendAvailability, type BackendAvailability } from './backends/select.js';
 import { DirtyTrackError, fromSystemError } from './errors.js';
-import { kernelRelease, PAGE_SIZE, thpMode } from './kernel.js';
-import { readMaps } from './maps.js';
-import { decodeEntry } from './pagemap-entry.js';
-import { PagemapReader } from './pagemap.js';
-import { probeSoftDirty, type SoftDirtyProbe } from './probe-soft-dirty.js';
+import { kernelRelease, PAGE_SIZE, thpMode } from './kernel/info.js';
+import { readMaps } from './proc/maps.js';
+import { decodeEntry } from './proc/pagemap-entry.js';
+import { PagemapReader } from './proc/pagemap.js';
+import { probeSoftDirty, type SoftDirtyProbe } from './kernel/probe-soft-dirty.js';
 import { selectRegions, regionPages } from './scan-result.js';
-import { nativeStatus } from './native.js';
+import { nativeStatus } from './native/binding.js';
 
 export interface ProcessAccess {
   pid: number;

@@ -1,5 +1,5 @@
-import { addrToPage, kernelRelease, PAGE_SIZE } from './kernel.js';
-import { unscannableReason } from './maps.js';
+import { addrToPage, kernelRelease, PAGE_SIZE } from './kernel/info.js';
+import { unscannableReason } from './proc/maps.js';
 import { runsToRanges } from './ranges.js';
 import type { BackendName, MapsRegion, PageRange, RegionResult, Runs, ScanResult, SkippedRegion } from './types.js';
 

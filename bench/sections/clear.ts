@@ -1,6 +1,6 @@
 // Section 4: the cost of a reset against mapped size: clear_refs and uffd-wp write-protection.
 import { markdownTable } from '../../experiments/lib/report.js';
-import { clearSoftDirty } from '../../src/clear-refs.js';
+import { clearSoftDirty } from '../../src/proc/clear-refs.js';
 import { BigTarget } from '../lib/big-target.js';
 import { cbin, runJson } from '../lib/cbin.js';
 import { GiB, MiB, PAGE, pagesOfBytes, sizeLabel, type Section } from '../lib/context.js';

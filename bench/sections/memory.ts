@@ -17,9 +17,9 @@ const ROOT = new URL('../../', import.meta.url);
 /** Newest mtime of the sources the child is built from. */
 function newestSource(): number {
   let newest = 0;
-  for (const dir of ['src', 'src/backends', 'bench', 'bench/lib']) {
+  for (const dir of ['src', 'bench']) {
     const d = new URL(dir + '/', ROOT);
-    for (const f of readdirSync(d)) if (f.endsWith('.ts')) newest = Math.max(newest, statSync(new URL(f, d)).mtimeMs);
+    for (const f of readdirSync(d, { recursive: true }) as string[]) if (f.endsWith('.ts')) newest = Math.max(newest, statSync(new URL(f, d)).mtimeMs);
   }
   return newest;
 }
@@ -37,7 +37,7 @@ async function childCommand(): Promise<{ argv: string[]; how: string }> {
       mkdirSync(BIN_DIR, { recursive: true });
       await esbuild.build({
         entryPoints: [BENCH_DIR + 'scan-child.ts'], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'error',
-        define: { 'import.meta.url': JSON.stringify(pathToFileURL(new URL('../../src/native.ts', import.meta.url).pathname).href) },
+        define: { 'import.meta.url': JSON.stringify(pathToFileURL(new URL('../../src/native/binding.ts', import.meta.url).pathname).href) },
       });
     }
     return { argv: [process.execPath, out], how: 'plain node running an esbuild bundle of bench/scan-child.ts' };

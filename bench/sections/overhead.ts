@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { markdownTable } from '../../experiments/lib/report.js';
-import type { WatchRound } from '../../src/watch.js';
+import type { WatchRound } from '../../src/watch/loop.js';
 import { cbin, runJson } from '../lib/cbin.js';
 import { MiB, PAGE, type Section } from '../lib/context.js';
 import { num, stats, type Stats } from '../lib/stats.js';
@@ -72,12 +72,12 @@ export const targetCost: Section = {
     const hotPages = (mib * MiB) / PAGE;
     const fault = runJson<{ faultNsPerPage: number }>(cbin('c-wp'), ['--pages', String(hotPages), '--reps', ctx.quick ? '3' : '9']);
     let reason = 'reason' in uffd ? uffd.reason : undefined;
-    let watch: typeof import('../../src/watch.js').watch | undefined;
+    let watch: typeof import('../../src/watch/loop.js').watch | undefined;
     if (!reason) {
       try {
-        ({ watch } = await import('../../src/watch.js'));
+        ({ watch } = await import('../../src/watch/loop.js'));
       } catch (err) {
-        reason = `src/watch.ts does not load: ${(err as Error).message}`;
+        reason = `src/watch/loop.ts does not load: ${(err as Error).message}`;
       }
     }
     if (reason !== undefined || !watch) {
@@ -133,7 +133,7 @@ export const targetCost: Section = {
     const at1s = rows.find((r) => r.interval === 1000)!;
     const fmtS = (s: Stats, d = 2) => `${num(s.median, d)} (${num(s.min, d)}–${num(s.max, d)})`;
     const markdown = [
-      `bench/hot-loop.c rewrites a ${mib} MiB hot set (${hotPages} pages, memset page after page) in a loop on one core; the tracker runs \`watch()\` (src/watch.ts) with the uffd-wp backend — the only backend that works on this kernel — on the other core. Throughput is what the loop itself counts between two of its own timestamps: for a tracked run, from right after the first reset to right after the last (attach and detach excluded). ${repeats} tracked windows per interval, each right after an untracked window of half its length; GB/s as median (min–max). The loss of a tracked window is measured against the untracked window just before it; the table gives the median (min–max) of those.`,
+      `bench/hot-loop.c rewrites a ${mib} MiB hot set (${hotPages} pages, memset page after page) in a loop on one core; the tracker runs \`watch()\` (src/watch/loop.ts) with the uffd-wp backend — the only backend that works on this kernel — on the other core. Throughput is what the loop itself counts between two of its own timestamps: for a tracked run, from right after the first reset to right after the last (attach and detach excluded). ${repeats} tracked windows per interval, each right after an untracked window of half its length; GB/s as median (min–max). The loss of a tracked window is measured against the untracked window just before it; the table gives the median (min–max) of those.`,
       '',
       `Fault cost: ${num(fault.faultNsPerPage, 0)} ns per page for the first store to a write-protected page (bench/c-wp.c: stores right after UFFDIO_WRITEPROTECT minus the same stores again, over ${hotPages} pages). Prediction = pages written per interval × fault cost ÷ measured interval.`,
       '',

@@ -1,7 +1,7 @@
 // Sections 1, 2 and 6: dirtytrack's pread reader against the C reference, the whole-range walk, scaling.
 import { readFileSync } from 'node:fs';
 import { markdownTable } from '../../experiments/lib/report.js';
-import { readMaps } from '../../src/maps.js';
+import { readMaps } from '../../src/proc/maps.js';
 import { lineChartSvg } from '../../experiments/lib/plot.js';
 import { withBigTarget, type BigTarget, type BigTargetOptions } from '../lib/big-target.js';
 import { GiB, MiB, PAGE, pagesOfBytes, sizeLabel, type Ctx, type Section } from '../lib/context.js';
@@ -226,7 +226,7 @@ export const scaling: Section = {
       '',
       markdownTable([...header, 'of which readMaps ms', 'of which the maps text ms'], byRegions.map((q, i) => [...row(`${counts[i]} mappings`, q), num(q.extra?.readMapsMs ?? NaN, 2), num(q.extra?.mapsTextMs ?? NaN, 2)])),
       '',
-      `Per extra region: dirtytrack ${num(fitRegTs.slope * 1000, 2)} µs, C ${num(fitRegC.slope * 1000, 2)} µs (slope of the line through the medians). Every region costs both readers at least one pread (the kernel's pagemap setup per call dominates small regions). dirtytrack also parses each maps line into BigInt addresses (\`readMaps\`, src/maps.ts: its time is the "of which readMaps" column, which includes reading the text; C reads the same text) and builds a result object per region (src/scan-result.ts); neither is in src/pagemap.ts.`,
+      `Per extra region: dirtytrack ${num(fitRegTs.slope * 1000, 2)} µs, C ${num(fitRegC.slope * 1000, 2)} µs (slope of the line through the medians). Every region costs both readers at least one pread (the kernel's pagemap setup per call dominates small regions). dirtytrack also parses each maps line into BigInt addresses (\`readMaps\`, src/proc/maps.ts: its time is the "of which readMaps" column, which includes reading the text; C reads the same text) and builds a result object per region (src/scan-result.ts); neither is in src/proc/pagemap.ts.`,
       '',
       `**Unmapped address space** (${spreadRegions} regions of ${sizeLabel(regionBytes)}, ${sizeLabel(spreadRegions * regionBytes)} mapped, spread evenly over a growing span):`,
       '',

@@ -1,4 +1,4 @@
-import { autoBackend, openBackend } from '../../src/backend-select.js';
+import { autoBackend, openBackend } from '../../src/backends/select.js';
 import { DirtyTrackError } from '../../src/errors.js';
 import { experimentBackendChoice } from './lockstep.js';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { openBackend } from '../../src/backend-select.js';
-import type { BackendChoice } from '../../src/backend-select.js';
+import { openBackend } from '../../src/backends/select.js';
+import type { BackendChoice } from '../../src/backends/select.js';
 import { accuracy, detectedIn, type Accuracy } from './metrics.js';
 import { Target } from './target.js';
 

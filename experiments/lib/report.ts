@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { kernelRelease, thpMode } from '../../src/kernel.js';
+import { kernelRelease, thpMode } from '../../src/kernel/info.js';
 
 export const RESULTS_DIR = fileURLToPath(new URL('../../results/', import.meta.url));
 const DATA_DIR = RESULTS_DIR + 'data/';

@@ -1,4 +1,4 @@
-import { openBackend } from '../../src/backend-select.js';
+import { openBackend } from '../../src/backends/select.js';
 import type { BackendName, ScanResult } from '../../src/types.js';
 import { accuracy, detectedIn, type Accuracy } from './metrics.js';
 import { Target } from './target.js';

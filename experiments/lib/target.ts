@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { PAGE_SIZE } from '../../src/kernel.js';
+import { PAGE_SIZE } from '../../src/kernel/info.js';
 
 /** Where `make -C workloads` puts the C targets. */
 export const WORKLOAD_BIN = fileURLToPath(new URL('../../workloads/bin/', import.meta.url));

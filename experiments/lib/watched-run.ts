@@ -1,4 +1,4 @@
-import { watch, type WatchOptions, type WatchRound, type WatchSummary } from '../../src/watch.js';
+import { watch, type WatchOptions, type WatchRound, type WatchSummary } from '../../src/watch/loop.js';
 import { alignWrites, type Alignment, type Boundary } from './align.js';
 import { detectedIn } from './metrics.js';
 import { Target, type TargetRegion } from './target.js';

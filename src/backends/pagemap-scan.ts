@@ -11,9 +11,9 @@
  * in the kernel lab (test/native/lab-check.ts).
  */
 import { DirtyTrackError } from '../errors.js';
-import { isNativeError, native, nativeStatus } from '../native.js';
-import { PAGE_IS, PagemapScanner, scanFailure, type ScanQuery } from '../pagemap-scan.js';
-import { allocateLocatedBuffer } from '../self-buffer.js';
+import { isNativeError, native, nativeStatus } from '../native/binding.js';
+import { PAGE_IS, PagemapScanner, scanFailure, type ScanQuery } from '../proc/pagemap-ioctl.js';
+import { allocateLocatedBuffer } from '../kernel/self-buffer.js';
 import { SoftDirtyBackend, type SoftDirtyRegionReader } from './soft-dirty.js';
 
 export function softDirtyQuery(includeUnpopulated = false): ScanQuery {

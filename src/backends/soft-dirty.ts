@@ -1,7 +1,7 @@
-import { clearSoftDirty } from '../clear-refs.js';
-import { readMaps } from '../maps.js';
-import { PagemapReader } from '../pagemap.js';
-import { requireSoftDirty } from '../probe-soft-dirty.js';
+import { clearSoftDirty } from '../proc/clear-refs.js';
+import { readMaps } from '../proc/maps.js';
+import { PagemapReader } from '../proc/pagemap.js';
+import { requireSoftDirty } from '../kernel/probe-soft-dirty.js';
 import { makeScanResult, regionPages, regionResult, selectRegions } from '../scan-result.js';
 import type { Backend, MapsRegion, RegionResult, Runs, ScanOptions, ScanResult } from '../types.js';
 

@@ -5,7 +5,7 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The real command, from source, in one Node process (signals reach it directly). */
 export function dirtytrackProcess(args: string[]): ResultPromise<{ reject: false; cwd: string; timeout: number }> {
-  return execa(process.execPath, ['--import', 'tsx', ROOT + 'src/cli.ts', ...args], { reject: false, cwd: ROOT, timeout: 180_000 });
+  return execa(process.execPath, ['--import', 'tsx', ROOT + 'src/cli/bin.ts', ...args], { reject: false, cwd: ROOT, timeout: 180_000 });
 }
 
 /** Run the real command and return its exit code and output; never throws. */

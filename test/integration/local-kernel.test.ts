@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Target } from '../../experiments/lib/target.js';
-import { kernelRelease } from '../../src/kernel.js';
+import { kernelRelease } from '../../src/kernel/info.js';
 import { execa } from 'execa';
 import { dirtytrack, ROOT } from '../helpers/cli.js';
 
@@ -79,7 +79,7 @@ describe('process errors', () => {
 
   it('an unreadable pagemap (another user\'s process, unprivileged tracker): exit 4, one line', async () => {
     // runuser drops to nobody; PID 1 belongs to root, so its pagemap is not readable.
-    const r = await execa('runuser', ['-u', 'nobody', '--', process.execPath, '--import', 'tsx', 'src/cli.ts', 'scan', '1', '--backend', 'uffd-wp'], { reject: false, cwd: ROOT });
+    const r = await execa('runuser', ['-u', 'nobody', '--', process.execPath, '--import', 'tsx', 'src/cli/bin.ts', 'scan', '1', '--backend', 'uffd-wp'], { reject: false, cwd: ROOT });
     expect(r.exitCode).toBe(4);
     expect(String(r.stderr)).toMatch(/permission denied/);
     expect(String(r.stderr)).not.toMatch(/\n\s+at /);

@@ -1,6 +1,6 @@
 // Runs only inside the kernel lab (npm run test:kernels): real soft-dirty kernels under QEMU.
 import { describe, expect, it } from 'vitest';
-import { probeSoftDirty } from '../../src/probe-soft-dirty.js';
+import { probeSoftDirty } from '../../src/kernel/probe-soft-dirty.js';
 import { dirtytrack } from '../helpers/cli.js';
 import { Target } from '../../experiments/lib/target.js';
 import { accuracy } from '../../experiments/lib/metrics.js';

@@ -1,10 +1,10 @@
 // The binding's contract: it loads, checks its arguments, and turns failed system calls into Node-style errors.
 import { closeSync, openSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { native, nativeStatus } from '../../src/native.js';
-import { PAGE_IS } from '../../src/pagemap-scan.js';
-import { TRACKER_FEATURES } from '../../src/backends/uffd-wp.js';
-import { allocateLocatedBuffer } from '../../src/self-buffer.js';
+import { native, nativeStatus } from '../../src/native/binding.js';
+import { PAGE_IS } from '../../src/proc/pagemap-ioctl.js';
+import { TRACKER_FEATURES } from '../../src/backends/uffd-wp/backend.js';
+import { allocateLocatedBuffer } from '../../src/kernel/self-buffer.js';
 
 const n = native!;
 

@@ -1,7 +1,7 @@
 // No lost writes under load: rate-writer stores continuously while the tracker scans with reset every
 // few milliseconds; the target's own log says which page every write went to.
 import { afterEach, describe, expect, it } from 'vitest';
-import { UffdWpBackend } from '../../src/backends/uffd-wp.js';
+import { UffdWpBackend } from '../../src/backends/uffd-wp/backend.js';
 import { exitAll, readMem, sleep, spawnTarget } from './helpers.js';
 
 afterEach(exitAll);

@@ -1,9 +1,9 @@
-// ptrace system-call injection (src/inject.ts, src/native/inject.c) into live targets.
+// ptrace system-call injection (src/backends/uffd-wp/inject.ts, src/native/inject.c) into live targets.
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DirtyTrackError } from '../../src/errors.js';
-import { findSyscallInstruction, injectSyscall, SYS, tracerOf } from '../../src/inject.js';
-import { readMaps } from '../../src/maps.js';
+import { findSyscallInstruction, injectSyscall, SYS, tracerOf } from '../../src/backends/uffd-wp/inject.js';
+import { readMaps } from '../../src/proc/maps.js';
 import { readMem } from './helpers.js';
 import { exitAll, fixture, processState, sleep, spawnTarget } from './helpers.js';
 

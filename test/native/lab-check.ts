@@ -5,11 +5,11 @@
 // 3. the probes say what works. Exit 1 on any disagreement.
 import { PagemapScanBackend, probePagemapScan } from '../../src/backends/pagemap-scan.js';
 import { SoftDirtyBackend } from '../../src/backends/soft-dirty.js';
-import { probeUffdWp, UffdWpBackend } from '../../src/backends/uffd-wp.js';
-import { backendAvailability } from '../../src/backend-select.js';
-import { kernelRelease } from '../../src/kernel.js';
-import { PAGE_IS, PagemapScanner } from '../../src/pagemap-scan.js';
-import { probeSoftDirty } from '../../src/probe-soft-dirty.js';
+import { probeUffdWp, UffdWpBackend } from '../../src/backends/uffd-wp/backend.js';
+import { backendAvailability } from '../../src/backends/select.js';
+import { kernelRelease } from '../../src/kernel/info.js';
+import { PAGE_IS, PagemapScanner } from '../../src/proc/pagemap-ioctl.js';
+import { probeSoftDirty } from '../../src/kernel/probe-soft-dirty.js';
 import type { ScanResult } from '../../src/types.js';
 import { accuracy, detectedIn } from '../../experiments/lib/metrics.js';
 import type { Target } from '../../experiments/lib/target.js';

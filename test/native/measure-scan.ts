@@ -1,11 +1,11 @@
 // Timing, not a test (no timing is asserted anywhere): uffd-wp scan of a 1 GiB populated region with
 // 1 % of its pages written, against reading its pagemap entries with pread.
 //   npx tsx test/native/measure-scan.ts [rounds]
-import { UffdWpBackend } from '../../src/backends/uffd-wp.js';
-import { kernelRelease } from '../../src/kernel.js';
-import { readMaps } from '../../src/maps.js';
-import { PagemapReader } from '../../src/pagemap.js';
-import { PAGE_IS, PagemapScanner, PM_SCAN_CHECK_WPASYNC, PM_SCAN_WP_MATCHING } from '../../src/pagemap-scan.js';
+import { UffdWpBackend } from '../../src/backends/uffd-wp/backend.js';
+import { kernelRelease } from '../../src/kernel/info.js';
+import { readMaps } from '../../src/proc/maps.js';
+import { PagemapReader } from '../../src/proc/pagemap.js';
+import { PAGE_IS, PagemapScanner, PM_SCAN_CHECK_WPASYNC, PM_SCAN_WP_MATCHING } from '../../src/proc/pagemap-ioctl.js';
 import { regionPages, selectRegions } from '../../src/scan-result.js';
 import { exitAll, spawnTarget } from './helpers.js';
 

@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { accuracy, detectedIn } from '../../experiments/lib/metrics.js';
 import type { Target } from '../../experiments/lib/target.js';
-import { PagemapReader } from '../../src/pagemap.js';
-import { detachUffd, findTrackerUffds, probeUffdWp, UffdWpBackend } from '../../src/backends/uffd-wp.js';
+import { PagemapReader } from '../../src/proc/pagemap.js';
+import { detachUffd, findTrackerUffds, probeUffdWp, UffdWpBackend } from '../../src/backends/uffd-wp/backend.js';
 import type { ScanResult } from '../../src/types.js';
 import { exitAll, sleep, spawnTarget, uffdDescriptors } from './helpers.js';
 
@@ -198,7 +198,7 @@ describe('uffd-wp backend', () => {
   it('a tracker killed with SIGKILL leaves the descriptor; the target keeps working; detach removes it', async () => {
     const t = await spawnTarget('stride-writer', ['--pages', '512', '--stride', '4']);
     const script = `
-      import { UffdWpBackend } from ${JSON.stringify(fileURLToPath(new URL('../../src/backends/uffd-wp.ts', import.meta.url)))};
+      import { UffdWpBackend } from ${JSON.stringify(fileURLToPath(new URL('../../src/backends/uffd-wp/backend.ts', import.meta.url)))};
       const b = new UffdWpBackend(${t.pid}); b.clear(); console.log('armed'); setInterval(() => {}, 1000);`;
     const tracker = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     const line = await new Promise<string>((r) => tracker.stdout!.once('data', (d: Buffer) => r(d.toString())));
@@ -216,7 +216,7 @@ describe('uffd-wp backend', () => {
 
   it('detach leaves a userfaultfd the process made for itself alone', async () => {
     const t = await spawnTarget('stride-writer', ['--pages', '64', '--stride', '4']);
-    const { injectSyscall, SYS } = await import('../../src/inject.js');
+    const { injectSyscall, SYS } = await import('../../src/backends/uffd-wp/inject.js');
     const own = Number(injectSyscall(t.pid, SYS.userfaultfd, [0o2004000n])); // no UFFDIO_API: not ours
     expect(detachUffd(t.pid)).toBe(false);
     expect(uffdDescriptors(t.pid)).toEqual([own]);

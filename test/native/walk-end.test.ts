@@ -3,9 +3,9 @@
 import { openSync, closeSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { accuracy, detectedIn } from '../../experiments/lib/metrics.js';
-import { native } from '../../src/native.js';
-import { PAGE_IS, PagemapScanner } from '../../src/pagemap-scan.js';
-import { UffdWpBackend } from '../../src/backends/uffd-wp.js';
+import { native } from '../../src/native/binding.js';
+import { PAGE_IS, PagemapScanner } from '../../src/proc/pagemap-ioctl.js';
+import { UffdWpBackend } from '../../src/backends/uffd-wp/backend.js';
 import { exitAll, spawnTarget } from './helpers.js';
 
 afterEach(exitAll);

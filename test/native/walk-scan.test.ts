@@ -1,8 +1,8 @@
 // The PAGEMAP_SCAN resume loop against a fake ioctl that behaves like the kernel, bug included.
 import { describe, expect, it } from 'vitest';
 import { DirtyTrackError } from '../../src/errors.js';
-import type { FakeScanIoctl } from '../../src/native.js';
-import { rangeError, ScanAborted, walkRanges, walkScan } from '../../src/pagemap-scan.js';
+import type { FakeScanIoctl } from '../../src/native/binding.js';
+import { rangeError, ScanAborted, walkRanges, walkScan } from '../../src/proc/pagemap-ioctl.js';
 import { runsToRanges } from '../../src/ranges.js';
 
 const PAGE = 4096n;

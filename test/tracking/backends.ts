@@ -2,7 +2,7 @@ import type { BackendName } from '../../src/types.js';
 
 // Tracking tests run once per backend that works here; a kernel where an expected backend does not
 // work fails the suite instead of skipping it (watch.test.ts asserts expectedBackends() ⊆ working).
-export { workingBackends } from '../../src/backend-select.js';
+export { workingBackends } from '../../src/backends/select.js';
 
 /** What must work where: every kernel the suite runs on (6.1, 6.12 in the lab; 6.18 here). */
 export function expectedBackends(): BackendName[] {

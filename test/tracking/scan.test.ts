@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Target } from '../../experiments/lib/target.js';
 import { accuracy, detectedIn } from '../../experiments/lib/metrics.js';
-import { openBackend } from '../../src/backend-select.js';
+import { openBackend } from '../../src/backends/select.js';
 import { workingBackends } from './backends.js';
 
 const targets: Target[] = [];

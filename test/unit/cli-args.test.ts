@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseBandwidth, parseDuration, parseNumber, parsePid } from '../../src/cli-args.js';
+import { parseBandwidth, parseDuration, parseNumber, parsePid } from '../../src/cli/args.js';
 
 describe('argument parsing', () => {
   it('pids', () => {

@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseMaps, parseMapsLine, regionKind, unscannableReason } from '../../src/maps.js';
+import { parseMaps, parseMapsLine, regionKind, unscannableReason } from '../../src/proc/maps.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/maps/${name}`, import.meta.url), 'utf8');
 

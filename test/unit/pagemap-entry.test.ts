@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEntry, encodeEntry, entryFlagNames, HI_PRESENT_OR_SWAPPED, HI_SOFT_DIRTY, PM_BITS } from '../../src/pagemap-entry.js';
+import { decodeEntry, encodeEntry, entryFlagNames, HI_PRESENT_OR_SWAPPED, HI_SOFT_DIRTY, PM_BITS } from '../../src/proc/pagemap-entry.js';
 
 describe('decodeEntry', () => {
   it('decodes a present, soft-dirty, exclusive page with its PFN', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { estimatePrecopy } from '../../src/precopy.js';
+import { estimatePrecopy } from '../../src/watch/precopy.js';
 
 const MiB = 2 ** 20;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { converged, type RoundCounts } from '../../src/stop-rule.js';
+import { converged, type RoundCounts } from '../../src/watch/stop-rule.js';
 
 const rule = { tolerance: 0.05, stable: 3 };
 /** Rounds whose working set is already known: nothing new after the first. */

@@ -1,5 +1,5 @@
-import { hex, pageToAddr } from './kernel.js';
-import type { ScanResult } from './types.js';
+import { hex, pageToAddr } from '../kernel/info.js';
+import type { ScanResult } from '../types.js';
 
 /** The JSON form of a scan: addresses as lowercase hex strings, dirty ranges half-open [start, end). */
 export function scanToJson(r: ScanResult) {

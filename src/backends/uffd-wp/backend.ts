@@ -2,7 +2,7 @@
  * uffd-wp: dirty tracking without soft-dirty, for kernels built without CONFIG_MEM_SOFT_DIRTY.
  *
  * Attach. The tracker makes the target create a userfaultfd (one system call injected under ptrace,
- * src/inject.ts: `userfaultfd(O_CLOEXEC|O_NONBLOCK)`, retried with UFFD_USER_MODE_ONLY when
+ * src/backends/uffd-wp/inject.ts: `userfaultfd(O_CLOEXEC|O_NONBLOCK)`, retried with UFFD_USER_MODE_ONLY when
  * vm.unprivileged_userfaultfd forbids the plain form), then takes a copy with pidfd_open +
  * pidfd_getfd. A userfaultfd acts on the mm that created it, so every ioctl made here acts on the
  * target. UFFDIO_API enables UFFD_FEATURE_WP_ASYNC (6.7: write faults on protected pages are
@@ -52,15 +52,15 @@
  * without features in the target (harmless, nothing registered; detach does not recognise it).
  */
 import { closeSync, fstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { DirtyTrackError, fromSystemError } from '../errors.js';
-import { describeResult, injectSyscall, SYS } from '../inject.js';
-import { readMaps, unscannableReason } from '../maps.js';
-import { kernelRelease } from '../kernel.js';
-import { isNativeError, native, nativeFailure, nativeStatus, requireNative, type NativeBinding } from '../native.js';
-import { EPERM, PAGE_IS, PagemapScanner, rangeError, PM_SCAN_CHECK_WPASYNC, PM_SCAN_WP_MATCHING, ScanAborted, scanFailure, type RangeWalk, type ScanQuery } from '../pagemap-scan.js';
-import { countRuns, mergeRuns } from '../ranges.js';
-import { makeScanResult, regionResult } from '../scan-result.js';
-import type { Backend, MapsRegion, RegionResult, Runs, ScanOptions, ScanResult, SkippedRegion } from '../types.js';
+import { DirtyTrackError, fromSystemError } from '../../errors.js';
+import { describeResult, injectSyscall, SYS } from './inject.js';
+import { readMaps, unscannableReason } from '../../proc/maps.js';
+import { kernelRelease } from '../../kernel/info.js';
+import { isNativeError, native, nativeFailure, nativeStatus, requireNative, type NativeBinding } from '../../native/binding.js';
+import { EPERM, PAGE_IS, PagemapScanner, rangeError, PM_SCAN_CHECK_WPASYNC, PM_SCAN_WP_MATCHING, ScanAborted, scanFailure, type RangeWalk, type ScanQuery } from '../../proc/pagemap-ioctl.js';
+import { countRuns, mergeRuns } from '../../ranges.js';
+import { makeScanResult, regionResult } from '../../scan-result.js';
+import type { Backend, MapsRegion, RegionResult, Runs, ScanOptions, ScanResult, SkippedRegion } from '../../types.js';
 
 export const UFFD_FEATURE_WP_UNPOPULATED = 1 << 13;
 export const UFFD_FEATURE_WP_ASYNC = 1 << 15;

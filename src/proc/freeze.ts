@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { DirtyTrackError, fromSystemError } from './errors.js';
+import { DirtyTrackError, fromSystemError } from '../errors.js';
 
 const sleepArray = new Int32Array(new SharedArrayBuffer(4));
 /** Synchronous sleep: the freeze window must not yield to the event loop. */

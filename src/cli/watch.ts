@@ -1,10 +1,10 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
-import { parseBackend, parseBandwidth, parseCommandArgs, parseDuration, parseNumber, parsePid, usageError } from './cli-args.js';
-import { EXIT } from './errors.js';
-import { formatBytes } from './format.js';
-import { PAGE_SIZE } from './kernel.js';
-import { estimatePrecopy, type PrecopyEstimate } from './precopy.js';
-import { watch, type WatchRound, type WatchSummary } from './watch.js';
+import { parseBackend, parseBandwidth, parseCommandArgs, parseDuration, parseNumber, parsePid, usageError } from './args.js';
+import { EXIT } from '../errors.js';
+import { formatBytes } from '../format.js';
+import { PAGE_SIZE } from '../kernel/info.js';
+import { estimatePrecopy, type PrecopyEstimate } from '../watch/precopy.js';
+import { watch, type WatchRound, type WatchSummary } from '../watch/loop.js';
 
 export const WATCH_USAGE = `
 watch options:

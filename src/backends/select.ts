@@ -1,10 +1,10 @@
-import { DirtyTrackError } from './errors.js';
-import { kernelRelease } from './kernel.js';
-import { probeSoftDirty } from './probe-soft-dirty.js';
-import { SoftDirtyBackend } from './backends/soft-dirty.js';
-import { PagemapScanBackend, probePagemapScan } from './backends/pagemap-scan.js';
-import { UffdWpBackend, probeUffdWp } from './backends/uffd-wp.js';
-import type { Backend, BackendName } from './types.js';
+import { DirtyTrackError } from '../errors.js';
+import { kernelRelease } from '../kernel/info.js';
+import { probeSoftDirty } from '../kernel/probe-soft-dirty.js';
+import { SoftDirtyBackend } from './soft-dirty.js';
+import { PagemapScanBackend, probePagemapScan } from './pagemap-scan.js';
+import { UffdWpBackend, probeUffdWp } from './uffd-wp/backend.js';
+import type { Backend, BackendName } from '../types.js';
 
 export const BACKEND_NAMES: readonly BackendName[] = ['soft-dirty', 'pagemap-scan', 'uffd-wp'];
 export type BackendChoice = BackendName | 'auto';

@@ -1,7 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
-import { DirtyTrackError, fromSystemError } from './errors.js';
-import { errnoError, isNativeError, nativeFailure, requireNative, type FakeScanIoctl, type NativeError } from './native.js';
-import type { Runs } from './types.js';
+import { DirtyTrackError, fromSystemError } from '../errors.js';
+import { errnoError, isNativeError, nativeFailure, requireNative, type FakeScanIoctl, type NativeError } from '../native/binding.js';
+import type { Runs } from '../types.js';
 
 /** Page categories of PAGEMAP_SCAN (include/uapi/linux/fs.h, Linux 6.7). */
 export const PAGE_IS = {

@@ -1,11 +1,10 @@
-#!/usr/bin/env node
-import { DirtyTrackError, EXIT, exitCodeFor } from './errors.js';
-import { openBackend } from './backend-select.js';
-import { doctor, doctorToText } from './doctor.js';
-import { scanToJson } from './report-json.js';
-import { scanToText } from './report-human.js';
-import { parseBackend, parseCommandArgs, parsePid, usageError } from './cli-args.js';
-import { watchCommand, WATCH_USAGE } from './watch-cli.js';
+import { DirtyTrackError, EXIT, exitCodeFor } from '../errors.js';
+import { openBackend } from '../backends/select.js';
+import { doctor, doctorToText } from '../doctor.js';
+import { scanToJson } from '../report/scan-json.js';
+import { scanToText } from '../report/scan-text.js';
+import { parseBackend, parseCommandArgs, parsePid, usageError } from './args.js';
+import { watchCommand, WATCH_USAGE } from './watch.js';
 
 export const USAGE = `usage: dirtytrack <command> [options]
 
@@ -63,7 +62,7 @@ async function clearCommand(args: string[]): Promise<void> {
 async function detachCommand(args: string[]): Promise<void> {
   const { positionals } = parseCommandArgs(args, {});
   const pid = parsePid(positionals[0]);
-  const { detachUffd } = await import('./backends/uffd-wp.js');
+  const { detachUffd } = await import('../backends/uffd-wp/backend.js');
   const removed = detachUffd(pid);
   process.stderr.write(removed ? `detached from ${pid}: userfaultfd unregistered and closed\n` : `nothing to detach: ${pid} holds no userfaultfd\n`);
 }
@@ -104,7 +103,3 @@ export async function main(argv: string[]): Promise<number> {
     return code;
   }
 }
-
-main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});

@@ -1,6 +1,6 @@
-import { formatBytes, plural } from './format.js';
-import { hex, pageToAddr } from './kernel.js';
-import type { ScanResult } from './types.js';
+import { formatBytes, plural } from '../format.js';
+import { hex, pageToAddr } from '../kernel/info.js';
+import type { ScanResult } from '../types.js';
 
 /** Human report: a header, then per region with dirty pages its summary and dirty ranges. */
 export function scanToText(r: ScanResult, opts: { verbose?: boolean; maxRanges?: number } = {}): string {

@@ -1,12 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
-import { openBackend, type BackendChoice } from './backend-select.js';
-import { DirtyTrackError } from './errors.js';
-import { freeze, processGone, thaw, canSignal } from './freeze.js';
-import { PAGE_SIZE } from './kernel.js';
+import { openBackend, type BackendChoice } from '../backends/select.js';
+import { DirtyTrackError } from '../errors.js';
+import { freeze, processGone, thaw, canSignal } from '../proc/freeze.js';
+import { PAGE_SIZE } from '../kernel/info.js';
 import { converged, type StopRule } from './stop-rule.js';
-import { countIntersection, intersectRanges, mergeRanges } from './ranges.js';
-import type { Backend, BackendName, PageRange, ScanResult } from './types.js';
+import { countIntersection, intersectRanges, mergeRanges } from '../ranges.js';
+import type { Backend, BackendName, PageRange, ScanResult } from '../types.js';
 
 export type StopReason = 'converged' | 'max-rounds' | 'timeout' | 'exited' | 'interrupted';
 

@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DirtyTrackError } from './errors.js';
-import { BACKEND_NAMES, type BackendChoice } from './backend-select.js';
+import { DirtyTrackError } from '../errors.js';
+import { BACKEND_NAMES, type BackendChoice } from '../backends/select.js';
 
 /** Linux PID_MAX_LIMIT on 64-bit: no pid can be larger. */
 export const PID_MAX_LIMIT = 4194304;

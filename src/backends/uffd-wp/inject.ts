@@ -1,7 +1,7 @@
 import { closeSync, openSync, readFileSync, readdirSync, readSync } from 'node:fs';
-import { DirtyTrackError, errnoName, fromSystemError } from './errors.js';
-import { readMaps } from './maps.js';
-import { isNativeError, requireNative } from './native.js';
+import { DirtyTrackError, errnoName, fromSystemError } from '../../errors.js';
+import { readMaps } from '../../proc/maps.js';
+import { isNativeError, requireNative } from '../../native/binding.js';
 
 /**
  * Make another process execute one system call, under ptrace (the C side, src/native/inject.c, says

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { fromSystemError } from './errors.js';
-import type { MapsRegion } from './types.js';
+import { fromSystemError } from '../errors.js';
+import type { MapsRegion } from '../types.js';
 
 // start-end perms offset dev inode [path]; the path may contain spaces and is everything after the
 // whitespace that follows the inode.

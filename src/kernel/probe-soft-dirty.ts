@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { clearSoftDirty } from './clear-refs.js';
-import { DirtyTrackError } from './errors.js';
-import { addrToPage, kernelRelease, PAGE_SIZE } from './kernel.js';
-import { decodeEntry } from './pagemap-entry.js';
-import { PagemapReader } from './pagemap.js';
+import { clearSoftDirty } from '../proc/clear-refs.js';
+import { DirtyTrackError } from '../errors.js';
+import { addrToPage, kernelRelease, PAGE_SIZE } from './info.js';
+import { decodeEntry } from '../proc/pagemap-entry.js';
+import { PagemapReader } from '../proc/pagemap.js';
 import { allocateLocatedBuffer } from './self-buffer.js';
 
 export interface SoftDirtyProbe {

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { getSystemErrorMap } from 'node:util';
-import { DirtyTrackError, errnoName } from './errors.js';
+import { DirtyTrackError, errnoName } from '../errors.js';
 
 /**
  * The native addon (src/native/*.c, built by node-gyp into build/Release/dirtytrack.node): the system
@@ -82,7 +82,7 @@ export function isNativeError(err: unknown): err is NativeError {
   return err instanceof Error && typeof (err as NativeError).code === 'string' && typeof (err as NativeError).errno === 'number';
 }
 
-const ADDON_PATH = '../build/Release/dirtytrack.node'; // the same from src/ (tsx) and dist/ (tsc)
+const ADDON_PATH = '../../build/Release/dirtytrack.node'; // the same from src/native/ (tsx) and dist/native/ (tsc)
 
 function load(): { binding: NativeBinding | null; reason?: string } {
   if (process.env.DIRTYTRACK_NO_NATIVE) return { binding: null, reason: 'disabled by DIRTYTRACK_NO_NATIVE' };

@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { readMaps } from './maps.js';
+import { readMaps } from '../proc/maps.js';
 
 /**
  * Allocate an ArrayBuffer and find its virtual address in this process, without native code.

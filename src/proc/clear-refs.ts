@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { fromSystemError } from './errors.js';
+import { fromSystemError } from '../errors.js';
 
 /** Reset the soft-dirty bits of every page of `pid` (Documentation/admin-guide/mm/soft-dirty.rst). */
 export function clearSoftDirty(pid: number | 'self'): void {

@@ -1,8 +1,8 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
-import { DirtyTrackError, fromSystemError } from './errors.js';
+import { DirtyTrackError, fromSystemError } from '../errors.js';
 import { HI_PRESENT_OR_SWAPPED, HI_SOFT_DIRTY } from './pagemap-entry.js';
-import { RangeBuilder } from './ranges.js';
-import type { Runs } from './types.js';
+import { RangeBuilder } from '../ranges.js';
+import type { Runs } from '../types.js';
 
 /** Entries per pread: 64K entries = 512 KiB, as tools/mm/page-types.c does. Bounds memory for any address-space size. */
 export const CHUNK_ENTRIES = 65536;
