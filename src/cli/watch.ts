@@ -1,12 +1,16 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { parseBackend, parseBandwidth, parseCommandArgs, parseDuration, parseNumber, parsePid, usageError } from './args.js';
 import { EXIT } from '../errors.js';
-import { formatBytes } from '../format.js';
 import { PAGE_SIZE } from '../kernel/info.js';
-import { estimatePrecopy, type PrecopyEstimate } from '../watch/precopy.js';
-import { watch, type WatchRound, type WatchSummary } from '../watch/loop.js';
+import { estimatePrecopy } from '../watch/precopy.js';
+import { watch } from '../watch/loop.js';
+import { roundJson, summaryJson } from '../report/watch-json.js';
+import { roundLine, summaryText } from '../report/watch-text.js';
 
-export const WATCH_USAGE = `
+export const WATCH_USAGE = `  watch <pid> [options]
+        clear, wait, scan, repeatedly, until the dirty count per interval is nearly constant`;
+
+export const WATCH_OPTIONS_USAGE = `
 watch options:
   --interval D     time between clear and scan (default 200ms; accepts 50ms, 1s)
   --tolerance T    relative change counted as nearly constant (default 5%)
@@ -20,51 +24,6 @@ watch options:
                    backends when permitted, off for uffd-wp, whose reset is atomic)
   --json           one JSON object per round, then a summary object
   --out FILE       also write the JSON lines to FILE`;
-
-const BARS = ' ▁▂▃▄▅▆▇█';
-
-function sparkline(values: number[]): string {
-  const max = Math.max(...values, 1);
-  return values.map((v) => BARS[Math.round((v / max) * (BARS.length - 1))]).join('');
-}
-
-export function roundJson(r: WatchRound) {
-  return {
-    round: r.round,
-    elapsedMs: Math.round(r.elapsedMs * 10) / 10,
-    intervalMs: Math.round(r.intervalMs * 10) / 10,
-    periodMs: Math.round(r.periodMs * 10) / 10,
-    dirtyPages: r.dirtyPages,
-    dirtyBytes: r.dirtyBytes,
-    pagesPerSec: Math.round(r.pagesPerSec),
-    newPages: r.newPages,
-    overlapPages: r.overlapPages,
-    scanMs: Math.round(r.scanMs * 100) / 100,
-    pauseMs: Math.round(r.pauseMs * 100) / 100,
-  };
-}
-
-function roundLine(r: WatchRound, maxSoFar: number): string {
-  const bar = '█'.repeat(Math.round((24 * r.dirtyPages) / Math.max(maxSoFar, 1)));
-  return `round ${String(r.round).padStart(3)}  ${(r.elapsedMs / 1000).toFixed(2).padStart(7)}s  ${String(r.dirtyPages).padStart(8)} pages ` +
-    `${formatBytes(r.dirtyBytes).padStart(9)}  ${r.mibPerSec.toFixed(1).padStart(7)} MiB/s  new ${String(r.newPages).padStart(7)}  hot ${String(r.overlapPages).padStart(7)}  ${bar}`;
-}
-
-function summaryText(s: WatchSummary, rounds: WatchRound[], est?: PrecopyEstimate, bandwidth?: number): string {
-  const lines = [
-    `stopped: ${s.reason}${s.error ? ` (${s.error})` : ''} after ${s.rounds} rounds · backend ${s.backend}${s.freeze ? ', frozen during scans' : ''}`,
-    `dirty pages per round  ${sparkline(rounds.map((r) => r.dirtyPages))}`,
-    `steady dirty rate      ${Math.round(s.steadyPagesPerSec)} pages/s (${formatBytes(s.steadyPagesPerSec * PAGE_SIZE)}/s)`,
-    `working set            ${s.workingSetPages} pages (${formatBytes(s.workingSetPages * PAGE_SIZE)}); hot set ${s.hotSetPages} pages`,
-    `tracker cost           ${s.trackerMs.toFixed(1)} ms scanning${s.freeze ? `, target paused ${s.pauseMs.toFixed(1)} ms in all` : ''}`,
-  ];
-  if (est && bandwidth) {
-    const verdict = est.rounds === 0 ? 'all resident memory fits the downtime budget, no pre-copy round needed' : `${est.converges ? 'converges' : 'does NOT converge'} after ${est.rounds} rounds`;
-    lines.push(`pre-copy at ${formatBytes(bandwidth)}/s: ${verdict}; ` +
-      `${Math.round(est.finalBytes / PAGE_SIZE)} pages (${formatBytes(est.finalBytes)}) left for stop-and-copy → downtime ${est.downtimeMs.toFixed(0)} ms; total ${est.totalSeconds.toFixed(2)} s`);
-  }
-  return lines.join('\n');
-}
 
 export async function watchCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
@@ -126,21 +85,8 @@ export async function watchCommand(args: string[]): Promise<number> {
     bandwidthBytesPerSec: bandwidth,
     maxDowntimeMs: downtimeMs,
   });
-  emit({
-    done: true,
-    reason: summary.reason,
-    rounds: summary.rounds,
-    workingSetPages: summary.workingSetPages,
-    steadyPagesPerSec: Math.round(summary.steadyPagesPerSec),
-    hotSetPages: summary.hotSetPages,
-    backend: summary.backend,
-    freeze: summary.freeze,
-    trackerMs: Math.round(summary.trackerMs * 10) / 10,
-    pauseMs: Math.round(summary.pauseMs * 10) / 10,
-    ...(est ? { precopy: { ...est, finalPages: Math.round(est.finalBytes / PAGE_SIZE) } } : {}),
-    ...(summary.error ? { error: summary.error } : {}),
-  });
-  if (!values.json) process.stdout.write(summaryText(summary, rounds, est, bandwidth) + '\n');
+  emit(summaryJson(summary, est, PAGE_SIZE));
+  if (!values.json) process.stdout.write(summaryText(summary, rounds, PAGE_SIZE, est, bandwidth) + '\n');
   if (summary.error) process.stderr.write(`dirtytrack: ${summary.error}\n`);
   return summary.reason === 'interrupted' ? EXIT.interrupted : summary.error ? EXIT.failure : EXIT.ok;
 }
