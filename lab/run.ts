@@ -103,15 +103,10 @@ const secondsSince = (t: number) => Math.round((performance.now() - t) / 100) / 
 const relative = (p: string) => path.relative(process.cwd(), p) || p;
 
 /**
- * Boots `options.kernel` under QEMU with the project in an initramfs, runs the command in
- * /project and streams its output to `stdout`. Lab progress goes to `log` (stderr).
- * Throws LabError when the lab itself fails (no kernel, guest crash, timeout…).
- */
-/**
  * The guest runs what the working tree holds: rebuild dist/ (what `npx dirtytrack` runs) and the C
  * targets first, so a stale build is never what gets tested.
  */
-function buildProject(log: (line: string) => void): void {
+export function buildProject(log: (line: string) => void): void {
   for (const [what, cmd, args] of [
     ['C targets', 'make', ['-s', '-C', 'workloads']],
     ['dist/', path.join(projectRoot, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json']],
@@ -122,6 +117,11 @@ function buildProject(log: (line: string) => void): void {
   log('lab: rebuilt dist/ and the C targets');
 }
 
+/**
+ * Boots `options.kernel` under QEMU with the project in an initramfs, runs the command in
+ * /project and streams its output to `stdout`. Lab progress goes to `log` (stderr).
+ * Throws LabError when the lab itself fails (no kernel, guest crash, timeout…).
+ */
 export async function runLab(
   options: LabOptions,
   io: { stdout: (chunk: Buffer) => void; log: (line: string) => void } = {
