@@ -18,7 +18,7 @@
  */
 import { readFileSync, readlinkSync } from 'node:fs';
 import { DirtyTrackError } from '../errors.js';
-import { readMaps } from '../maps.js';
+import { readMaps } from '../proc/maps.js';
 import type { MapsRegion } from '../types.js';
 
 export type RamKind = 'ram' | 'memfd' | 'file';

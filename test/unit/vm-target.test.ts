@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DirtyTrackError } from '../../src/errors.js';
-import { parseMaps } from '../../src/maps.js';
+import { parseMaps } from '../../src/proc/maps.js';
 import { parseQemuSize, ramBlocksFromCmdline, selectGuestRam } from '../../src/targets/vm.js';
 
 // Captured from QEMU 7.2 started with -S (fixtures/qemu/<name>.{cmdline,maps,exe}).
