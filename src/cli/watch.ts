@@ -6,6 +6,7 @@ import { estimatePrecopy } from '../watch/precopy.js';
 import { watch } from '../watch/loop.js';
 import { roundJson, summaryJson } from '../report/watch-json.js';
 import { roundLine, summaryText } from '../report/watch-text.js';
+import { WATCH_VIEWS_USAGE, watchViews } from './watch-views.js';
 
 export const WATCH_USAGE = `  watch <pid> [options]
         clear, wait, scan, repeatedly, until the dirty count per interval is nearly constant`;
@@ -23,7 +24,7 @@ watch options:
   --freeze / --no-freeze   stop the target during scan-and-reset (default: on for soft-dirty
                    backends when permitted, off for uffd-wp, whose reset is atomic)
   --json           one JSON object per round, then a summary object
-  --out FILE       also write the JSON lines to FILE`;
+  --out FILE       also write the JSON lines to FILE${WATCH_VIEWS_USAGE}`;
 
 export async function watchCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
@@ -40,6 +41,8 @@ export async function watchCommand(args: string[]): Promise<number> {
     json: { type: 'boolean' },
     out: { type: 'string' },
     'include-unpopulated': { type: 'boolean' },
+    regions: { type: 'string' },
+    heatmap: { type: 'string' },
   });
   if (positionals.length > 1) throw usageError(`unexpected argument '${positionals[1]}'`);
   const pid = parsePid(positionals[0]);
@@ -55,6 +58,7 @@ export async function watchCommand(args: string[]): Promise<number> {
     freeze: values.freeze ? true : values['no-freeze'] ? false : undefined,
     includeUnpopulated: values['include-unpopulated'],
   };
+  const views = watchViews(values, opts.stable);
   const downtimeMs = parseDuration(values.downtime ?? '300ms', '--downtime');
   if (values.out) writeFileSync(values.out, '');
   const emit = (obj: object) => {
@@ -72,10 +76,11 @@ export async function watchCommand(args: string[]): Promise<number> {
   const { rounds, summary } = await watch(pid, {
     ...opts,
     signal: controller.signal,
-    onRound: (r) => {
+    onRound: (r, scan) => {
       maxSoFar = Math.max(maxSoFar, r.dirtyPages);
       emit(roundJson(r));
-      if (!values.json) process.stdout.write(roundLine(r, maxSoFar) + '\n');
+      const line = views.round(r, scan, roundLine(r, maxSoFar));
+      if (!values.json) process.stdout.write(line + '\n');
     },
   });
   const est = bandwidth === undefined ? undefined : estimatePrecopy({
@@ -86,7 +91,9 @@ export async function watchCommand(args: string[]): Promise<number> {
     maxDowntimeMs: downtimeMs,
   });
   emit(summaryJson(summary, est, PAGE_SIZE));
-  if (!values.json) process.stdout.write(summaryText(summary, rounds, PAGE_SIZE, est, bandwidth) + '\n');
+  if (!values.json) process.stdout.write([summaryText(summary, rounds, PAGE_SIZE, est, bandwidth), ...views.summaryLines()].join('\n') + '\n');
+  const heatmapError = views.finish(summary);
+  if (heatmapError) process.stderr.write(`dirtytrack: ${heatmapError}\n`);
   if (summary.error) process.stderr.write(`dirtytrack: ${summary.error}\n`);
-  return summary.reason === 'interrupted' ? EXIT.interrupted : summary.error ? EXIT.failure : EXIT.ok;
+  return summary.reason === 'interrupted' ? EXIT.interrupted : summary.error || heatmapError ? EXIT.failure : EXIT.ok;
 }

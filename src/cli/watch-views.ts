@@ -1,0 +1,60 @@
+/**
+ * The optional views of `watch`: --regions N (the N mappings with most dirty pages beside each round's
+ * bar, and which hold the working and hot sets in the summary) and --heatmap FILE (address × time SVG).
+ */
+import { writeFileSync } from 'node:fs';
+import { HeatmapRecorder } from '../report/heatmap.js';
+import { RegionTally, topRegions } from '../report/watch-regions.js';
+import type { WatchRound, WatchSummary } from '../watch/loop.js';
+import type { ScanResult } from '../types.js';
+import { parseNumber, usageError } from './args.js';
+
+export const WATCH_VIEWS_USAGE = `
+  --regions N      per round, the N mappings with most dirty pages; in the summary, which
+                   mappings hold the working set and the hot set
+  --heatmap FILE   write an address × time heatmap (SVG) of every round to FILE`;
+
+/** The width of the bar roundLine ends with, at the largest round so far. */
+const BAR_WIDTH = 24;
+
+export interface WatchViews {
+  /** Record the round; returns its line with the top regions after the bar (padded to full width). */
+  round(r: WatchRound, scans: ScanResult | ScanResult[], line: string): string;
+  summaryLines(): string[];
+  /** Write the heatmap; returns an error line instead of throwing (what was measured is summarised anyway). */
+  finish(s: WatchSummary): string | undefined;
+}
+
+export function watchViews(values: { regions?: string; heatmap?: string }, stable: number): WatchViews {
+  const n = values.regions === undefined ? 0 : parseNumber(values.regions, '--regions', { integer: true, min: 1 });
+  const file = values.heatmap;
+  if (file !== undefined) {
+    try {
+      writeFileSync(file, ''); // fail now, not after the watch
+    } catch (err) {
+      throw usageError(`cannot write --heatmap ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    }
+  }
+  const tally = n > 0 ? new RegionTally(stable + 1) : undefined;
+  const heat = file !== undefined ? new HeatmapRecorder() : undefined;
+  return {
+    round(r, scans, line) {
+      const list = Array.isArray(scans) ? scans : [scans];
+      heat?.add(r.intervalMs, list);
+      if (!tally) return line;
+      tally.add(list);
+      const bar = line.length - line.replace(/█+$/, '').length;
+      return `${line}${' '.repeat(Math.max(0, BAR_WIDTH - bar))}  ${topRegions(list, n)}`;
+    },
+    summaryLines: () => tally?.summaryLines(n) ?? [],
+    finish(s) {
+      if (!heat || file === undefined) return undefined;
+      try {
+        writeFileSync(file, heat.svg(`dirtytrack watch ${s.pid} · backend ${s.backend} · every ${s.intervalMs} ms · stopped: ${s.reason}`));
+        return undefined;
+      } catch (err) {
+        return `cannot write heatmap ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`;
+      }
+    },
+  };
+}
