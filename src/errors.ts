@@ -1,16 +1,42 @@
 import { getSystemErrorName } from 'node:util';
 
-/** Error codes the CLI maps to exit codes. System errno names (ESRCH, EACCES, …) are used as-is. */
-export type DirtyTrackCode =
-  | 'EUSAGE'        // bad command-line input
-  | 'ESRCH'         // no such process (or it exited mid-operation)
-  | 'EACCES'        // permission denied (pagemap, clear_refs, ptrace)
-  | 'EPERM'
-  | 'ENOSOFTDIRTY'  // kernel built without CONFIG_MEM_SOFT_DIRTY (probe failed)
-  | 'ENOTSUP'       // another kernel capability is missing (PAGEMAP_SCAN, uffd-wp, native addon)
-  | 'EBUSY'         // target already traced
-  | 'EIO'
-  | string;
+/** CLI exit codes (documented in README.md and the usage text). */
+export const EXIT = {
+  ok: 0,
+  failure: 1,      // unexpected error: the only code that prints a stack trace
+  usage: 2,
+  noProcess: 3,
+  permission: 4,
+  capability: 5,
+  busy: 6,         // another tracker holds the process
+  output: 7,       // results could not be written (full disk, I/O error on --out or stdout)
+} as const;
+
+/** 128 + signal number, as shells report a process ended by that signal (SIGPIPE: stdout closed). */
+export const SIGNAL_EXIT = { SIGHUP: 129, SIGINT: 130, SIGPIPE: 141, SIGTERM: 143 } as const;
+export type StopSignal = keyof typeof SIGNAL_EXIT;
+
+/**
+ * Every code a DirtyTrackError can carry, with its exit code: a closed set, so a new code must say
+ * how the CLI reports it. System errno names not listed here become ESYSTEM (see codeForErrno).
+ */
+const EXIT_BY_CODE = {
+  EUSAGE: EXIT.usage,             // bad command-line input
+  EINVAL: EXIT.failure,           // bad argument to a library function (the CLI validates first)
+  ESRCH: EXIT.noProcess,          // no such process, or it exited mid-operation
+  EACCES: EXIT.permission,        // permission denied (pagemap, clear_refs, ptrace)
+  EPERM: EXIT.permission,
+  ENOSOFTDIRTY: EXIT.capability,  // kernel without CONFIG_MEM_SOFT_DIRTY (live probe failed)
+  ENOTSUP: EXIT.capability,       // another capability missing (PAGEMAP_SCAN, uffd-wp, native addon)
+  EBUSY: EXIT.capability,         // target already traced (ptrace allows one tracer)
+  ELOCKED: EXIT.busy,             // another dirtytrack tracks the process
+  ETIMEDOUT: EXIT.failure,        // the target's threads did not stop in time
+  EBADF: EXIT.failure,            // a backend used after close()
+  EIO: EXIT.failure,              // the kernel answered something unexpected (short read, unparsable maps)
+  ESYSTEM: EXIT.failure,          // any other failed system call; errno and syscall say which
+} as const satisfies Record<string, number>;
+
+export type DirtyTrackCode = keyof typeof EXIT_BY_CODE;
 
 export interface DirtyTrackErrorOptions {
   pid?: number;
@@ -48,6 +74,36 @@ export function errnoName(negErrno: number): string {
   }
 }
 
+/** The DirtyTrackCode for a system errno name: those with a meaning of their own here, the rest ESYSTEM. */
+export function codeForErrno(name: string): DirtyTrackCode {
+  switch (name) {
+    case 'ESRCH':
+    case 'EACCES':
+    case 'EPERM':
+    case 'ETIMEDOUT':
+    case 'EIO': return name;
+    case 'ENOSYS':
+    case 'ENOTTY':
+    case 'EOPNOTSUPP': return 'ENOTSUP';
+    default: return 'ESYSTEM';
+  }
+}
+
+/** The process is gone (or never was): `what` says what found out. */
+export function noSuchProcess(pid: number | undefined, what: string, opts: Omit<DirtyTrackErrorOptions, 'pid'> = {}): DirtyTrackError {
+  return new DirtyTrackError('ESRCH', `no such process: ${pid ?? '?'} (${what})`, { ...opts, pid });
+}
+
+/** Permission denied doing `what`; `hint` says which right is missing. */
+export function permissionDenied(code: 'EACCES' | 'EPERM', what: string, hint: string, opts: DirtyTrackErrorOptions = {}): DirtyTrackError {
+  return new DirtyTrackError(code, `permission denied: ${what}; ${hint}`, opts);
+}
+
+/** A library function called with an argument it cannot use. */
+export function invalidArgument(message: string): DirtyTrackError {
+  return new DirtyTrackError('EINVAL', message);
+}
+
 /**
  * Wrap a Node system error (from fs on /proc/PID/…) into a DirtyTrackError with a one-line message.
  * ENOENT and ESRCH on /proc/PID both mean the process is gone.
@@ -55,40 +111,18 @@ export function errnoName(negErrno: number): string {
 export function fromSystemError(err: unknown, what: string, pid?: number, path?: string): DirtyTrackError {
   if (err instanceof DirtyTrackError) return err;
   const e = err as NodeJS.ErrnoException;
-  const code = e?.code ?? 'EIO';
+  const name = e?.code ?? 'EIO';
   const syscall = e?.syscall;
-  if (code === 'ENOENT' || code === 'ESRCH') {
-    return new DirtyTrackError('ESRCH', `no such process: ${pid ?? '?'} (${what})`, { pid, path, syscall, cause: err });
-  }
+  const code = name === 'ENOENT' ? 'ESRCH' : codeForErrno(name);
+  if (code === 'ESRCH') return noSuchProcess(pid, what, { path, syscall, cause: err });
   if (code === 'EACCES' || code === 'EPERM') {
     // `what` usually names the path already ("cannot open /proc/1/pagemap"): add it only when it does not.
     const where = path && !what.includes(path) ? ` (${path})` : '';
-    return new DirtyTrackError(code, `permission denied: ${what}${where}; run as root or with CAP_SYS_ADMIN/CAP_SYS_PTRACE`, { pid, path, syscall, cause: err });
+    return permissionDenied(code, what + where, 'run as root or with CAP_SYS_ADMIN/CAP_SYS_PTRACE', { pid, path, syscall, cause: err });
   }
-  return new DirtyTrackError(code, `${what}: ${e?.message ?? String(err)}`, { pid, path, syscall, cause: err });
+  return new DirtyTrackError(code, `${what}: ${e?.message ?? String(err)}`, { pid, path, syscall, errno: e?.errno, cause: err });
 }
 
-/** CLI exit codes (documented in README.md). */
-export const EXIT = {
-  ok: 0,
-  failure: 1,      // unexpected error: stack trace printed
-  usage: 2,
-  noProcess: 3,
-  permission: 4,
-  capability: 5,
-  interrupted: 130,
-} as const;
-
 export function exitCodeFor(err: unknown): number {
-  if (!(err instanceof DirtyTrackError)) return EXIT.failure;
-  switch (err.code) {
-    case 'EUSAGE': return EXIT.usage;
-    case 'ESRCH': return EXIT.noProcess;
-    case 'EACCES':
-    case 'EPERM': return EXIT.permission;
-    case 'ENOSOFTDIRTY':
-    case 'ENOTSUP':
-    case 'EBUSY': return EXIT.capability;
-    default: return EXIT.failure;
-  }
+  return err instanceof DirtyTrackError ? EXIT_BY_CODE[err.code] ?? EXIT.failure : EXIT.failure;
 }

@@ -42,12 +42,14 @@ export async function main(argv: string[]): Promise<number> {
     return (await run(rest)) ?? EXIT.ok;
   } catch (err) {
     const code = exitCodeFor(err);
-    if (err instanceof DirtyTrackError) {
-      process.stderr.write(`dirtytrack: ${err.message}\n`);
-      if (err.code === 'EUSAGE') process.stderr.write(`run 'dirtytrack --help' for usage\n`);
-    } else {
-      process.stderr.write(`dirtytrack: unexpected error\n${(err as Error)?.stack ?? String(err)}\n`);
-    }
+    process.stderr.write(errorText(err, code));
     return code;
   }
+}
+
+/** One line for every documented failure; the stack only for exit 1, the unexpected ones (README). */
+export function errorText(err: unknown, code = exitCodeFor(err)): string {
+  if (code === EXIT.failure) return `dirtytrack: unexpected error\n${(err as Error)?.stack ?? String(err)}\n`;
+  const hint = err instanceof DirtyTrackError && err.code === 'EUSAGE' ? `run 'dirtytrack --help' for usage\n` : '';
+  return `dirtytrack: ${(err as Error).message}\n${hint}`;
 }

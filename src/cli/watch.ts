@@ -1,6 +1,6 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { parseBackend, parseBandwidth, parseCommandArgs, parseDuration, parseNumber, parsePid, usageError } from './args.js';
-import { EXIT } from '../errors.js';
+import { EXIT, SIGNAL_EXIT } from '../errors.js';
 import { PAGE_SIZE } from '../kernel/info.js';
 import { estimatePrecopy } from '../watch/precopy.js';
 import { watch } from '../watch/loop.js';
@@ -95,5 +95,5 @@ export async function watchCommand(args: string[]): Promise<number> {
   const heatmapError = views.finish(summary);
   if (heatmapError) process.stderr.write(`dirtytrack: ${heatmapError}\n`);
   if (summary.error) process.stderr.write(`dirtytrack: ${summary.error}\n`);
-  return summary.reason === 'interrupted' ? EXIT.interrupted : summary.error || heatmapError ? EXIT.failure : EXIT.ok;
+  return summary.reason === 'interrupted' ? SIGNAL_EXIT.SIGINT : summary.error || heatmapError ? EXIT.failure : EXIT.ok;
 }

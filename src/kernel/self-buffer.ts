@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { readMaps } from '../proc/maps.js';
+import { DirtyTrackError, invalidArgument } from '../errors.js';
 
 /**
  * Allocate an ArrayBuffer and find its virtual address in this process, without native code.
@@ -9,7 +10,7 @@ import { readMaps } from '../proc/maps.js';
  * reading /proc/self/mem over that new space.
  */
 export function allocateLocatedBuffer(bytes: number): { buffer: Uint8Array; address: bigint } {
-  if (bytes < 33 * 1024 * 1024) throw new RangeError('allocate at least 33 MiB so malloc uses a fresh mmap');
+  if (bytes < 33 * 1024 * 1024) throw invalidArgument('allocate at least 33 MiB so malloc uses a fresh mmap');
   const before = readMaps('self');
   const buffer = new Uint8Array(bytes);
   const marker = randomBytes(16);
@@ -32,5 +33,5 @@ export function allocateLocatedBuffer(bytes: number): { buffer: Uint8Array; addr
   } finally {
     closeSync(fd);
   }
-  throw new Error('could not locate the buffer in /proc/self/maps');
+  throw new DirtyTrackError('EIO', 'could not locate the buffer in /proc/self/maps');
 }

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { getSystemErrorMap } from 'node:util';
-import { DirtyTrackError, errnoName } from '../errors.js';
+import { codeForErrno, DirtyTrackError, errnoName } from '../errors.js';
 
 /**
  * The native addon (src/native/*.c, built by node-gyp into build/Release/dirtytrack.node): the system
@@ -115,7 +115,7 @@ export function requireNative(what: string): NativeBinding {
 export function nativeFailure(err: unknown, message: string, pid?: number): DirtyTrackError {
   if (err instanceof DirtyTrackError) return err;
   if (!isNativeError(err)) return new DirtyTrackError('EIO', `${message}: ${String(err)}`, { pid, cause: err });
-  return new DirtyTrackError(err.code, `${message}: ${err.message}`, { pid, syscall: err.syscall, errno: err.errno, cause: err });
+  return new DirtyTrackError(codeForErrno(err.code), `${message}: ${err.message}`, { pid, syscall: err.syscall, errno: err.errno, cause: err });
 }
 
 /** errno name of a raw negative syscall result, e.g. -9n → 'EBADF'. */

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { DirtyTrackError, fromSystemError } from '../errors.js';
+import { DirtyTrackError, fromSystemError, noSuchProcess } from '../errors.js';
 
 const sleepArray = new Int32Array(new SharedArrayBuffer(4));
 /** Synchronous sleep: the freeze window must not yield to the event loop. */
@@ -50,7 +50,7 @@ export function freeze(pid: number, timeoutMs = 2000): void {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const states = taskStates(pid);
-    if (states.length === 0 || states.every((s) => s === 'Z' || s === 'X')) throw new DirtyTrackError('ESRCH', `no such process: ${pid} (exited)`, { pid });
+    if (states.length === 0 || states.every((s) => s === 'Z' || s === 'X')) throw noSuchProcess(pid, 'exited');
     if (states.every((s) => s === 'T' || s === 't' || s === 'Z' || s === 'X')) return;
     if (Date.now() > deadline) {
       thaw(pid);

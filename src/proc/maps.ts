@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { fromSystemError } from '../errors.js';
+import { DirtyTrackError, fromSystemError } from '../errors.js';
 import type { MapsRegion } from '../types.js';
 
 // start-end perms offset dev inode [path]; the path may contain spaces and is everything after the
@@ -9,7 +9,7 @@ const DELETED = ' (deleted)';
 
 export function parseMapsLine(line: string): MapsRegion {
   const m = LINE.exec(line);
-  if (!m) throw new Error(`unparsable maps line: ${JSON.stringify(line)}`);
+  if (!m) throw new DirtyTrackError('EIO', `unparsable maps line: ${JSON.stringify(line)}`);
   let path = m[7] ?? '';
   const deleted = path.endsWith(DELETED);
   if (deleted) path = path.slice(0, -DELETED.length);

@@ -1,5 +1,5 @@
 import { closeSync, openSync } from 'node:fs';
-import { DirtyTrackError, fromSystemError } from '../errors.js';
+import { DirtyTrackError, fromSystemError, invalidArgument, noSuchProcess } from '../errors.js';
 import { errnoError, isNativeError, nativeFailure, requireNative, type FakeScanIoctl, type NativeError } from '../native/binding.js';
 import type { Runs } from '../types.js';
 
@@ -129,7 +129,7 @@ export class PagemapScanner {
 
   /** Matched pages of [start, end) (page-aligned addresses). Throws ScanAborted when the kernel fails mid-walk. */
   scan(start: bigint, end: bigint, query: ScanQuery): WalkResult {
-    if (start & 0xfffn || end & 0xfffn || end < start) throw new RangeError(`bad scan range 0x${start.toString(16)}-0x${end.toString(16)}`);
+    if (start & 0xfffn || end & 0xfffn || end < start) throw invalidArgument(`bad scan range 0x${start.toString(16)}-0x${end.toString(16)}`);
     return walkScan(this.fd, start, end, query, this.vecRegions);
   }
 
@@ -158,7 +158,7 @@ export class PagemapScanner {
 export function scanFailure(err: unknown, pid: number): DirtyTrackError {
   const cause = err instanceof ScanAborted ? err.cause : err;
   if (isNativeError(cause) && cause.code === 'ESRCH') {
-    return new DirtyTrackError('ESRCH', `no such process: ${pid} (exited during the scan)`, { pid, syscall: cause.syscall, cause });
+    return noSuchProcess(pid, 'exited during the scan', { syscall: cause.syscall, cause });
   }
   return nativeFailure(cause, `PAGEMAP_SCAN of ${pid} failed`, pid);
 }

@@ -1,5 +1,5 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
-import { DirtyTrackError, fromSystemError } from '../errors.js';
+import { DirtyTrackError, fromSystemError, noSuchProcess } from '../errors.js';
 import { HI_PRESENT_OR_SWAPPED, HI_SOFT_DIRTY } from './pagemap-entry.js';
 import { RangeBuilder } from '../ranges.js';
 import type { Runs } from '../types.js';
@@ -58,7 +58,7 @@ export class PagemapReader {
     if (got !== want) {
       // The mm is gone when the process exited mid-scan: the kernel then returns 0 bytes.
       if (this.pid !== 'self' && !existsSync(`/proc/${this.pid}/stat`)) {
-        throw new DirtyTrackError('ESRCH', `no such process: ${this.pid} (exited during the scan)`, { pid: this.pid });
+        throw noSuchProcess(this.pid, 'exited during the scan');
       }
       throw new DirtyTrackError('EIO', `short read of /proc/${this.pid}/pagemap at page 0x${page.toString(16)}: ${got} of ${want} bytes`, { pid: this.pidNumber(), syscall: 'pread' });
     }

@@ -52,7 +52,7 @@
  * without features in the target (harmless, nothing registered; detach does not recognise it).
  */
 import { closeSync, fstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { DirtyTrackError, fromSystemError } from '../../errors.js';
+import { codeForErrno, DirtyTrackError, fromSystemError, noSuchProcess } from '../../errors.js';
 import { describeResult, injectSyscall, SYS } from './inject.js';
 import { readMaps, unscannableReason } from '../../proc/maps.js';
 import { kernelRelease } from '../../kernel/info.js';
@@ -176,7 +176,7 @@ function takeDescriptor(pid: number, targetFd: number): number {
 }
 
 function processFailure(err: unknown, what: string, pid: number): DirtyTrackError {
-  if (isNativeError(err) && err.code === 'ESRCH') return new DirtyTrackError('ESRCH', `no such process: ${pid} (${what})`, { pid, cause: err });
+  if (isNativeError(err) && err.code === 'ESRCH') return noSuchProcess(pid, what, { cause: err });
   if (isNativeError(err) && (err.code === 'EPERM' || err.code === 'EACCES')) {
     return new DirtyTrackError(err.code, `permission denied: ${what}; needs the right to ptrace ${pid} (root or CAP_SYS_PTRACE)`, { pid, syscall: err.syscall, cause: err });
   }
@@ -191,7 +191,7 @@ function createInTarget(pid: number): number {
   if (r >= 0n) return Number(r);
   const name = describeResult(r);
   const hint = name === 'ENOSYS' ? 'kernel built without CONFIG_USERFAULTFD' : name === 'EPERM' ? 'forbidden by vm.unprivileged_userfaultfd or a seccomp filter in the target' : 'the call failed in the target';
-  throw new DirtyTrackError(name === 'ENOSYS' ? 'ENOTSUP' : name, `userfaultfd() failed inside ${pid}: ${name} (${hint})`, { pid, syscall: 'userfaultfd' });
+  throw new DirtyTrackError(codeForErrno(name), `userfaultfd() failed inside ${pid}: ${name} (${hint})`, { pid, syscall: 'userfaultfd' });
 }
 
 /** Close descriptor `targetFd` inside `pid`, if it is still the file with inode `ino`. Quiet when the process is gone. */
@@ -203,7 +203,7 @@ function closeInTarget(pid: number, targetFd: number, ino: number): void {
   }
   try {
     const r = injectSyscall(pid, SYS.close, [BigInt(targetFd)]);
-    if (r < 0n && r !== -9n) throw new DirtyTrackError(describeResult(r), `close(${targetFd}) failed inside ${pid}: ${describeResult(r)}`, { pid });
+    if (r < 0n && r !== -9n) throw new DirtyTrackError(codeForErrno(describeResult(r)), `close(${targetFd}) failed inside ${pid}: ${describeResult(r)}`, { pid });
   } catch (err) {
     if (err instanceof DirtyTrackError && err.code === 'ESRCH') return;
     throw err;
@@ -324,13 +324,13 @@ export class UffdWpBackend implements Backend {
         binding.uffdWriteprotect(this.fd, c.region.start, len, true);
       } catch (err) {
         if (!isNativeError(err)) throw err;
-        if (err.code === 'ESRCH') throw new DirtyTrackError('ESRCH', `no such process: ${this.pid} (exited during clear)`, { pid: this.pid });
+        if (err.code === 'ESRCH') throw noSuchProcess(this.pid, 'exited during clear', { cause: err });
         if (err.code !== 'ENOENT' || !c.mayRegister) continue; // ENOENT: not registered
         if (this.register(c.region) !== null) continue;
         try {
           binding.uffdWriteprotect(this.fd, c.region.start, len, true);
         } catch (again) {
-          if (isNativeError(again) && again.code === 'ESRCH') throw new DirtyTrackError('ESRCH', `no such process: ${this.pid} (exited during clear)`, { pid: this.pid });
+          if (isNativeError(again) && again.code === 'ESRCH') throw noSuchProcess(this.pid, 'exited during clear', { cause: again });
           // changed again meanwhile: the next scan registers it and reports it whole
         }
       }
@@ -388,7 +388,7 @@ export class UffdWpBackend implements Backend {
       return null;
     } catch (err) {
       if (!isNativeError(err)) throw err;
-      if (err.code === 'ESRCH') throw new DirtyTrackError('ESRCH', `no such process: ${this.pid} (exited during the scan)`, { pid: this.pid });
+      if (err.code === 'ESRCH') throw noSuchProcess(this.pid, 'exited during the scan', { cause: err });
       const why = registerRefusal(err.code);
       if (why) return why;
       throw nativeFailure(err, `UFFDIO_REGISTER 0x${r.start.toString(16)}-0x${r.end.toString(16)} in ${this.pid}`, this.pid);

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, readdirSync, readSync } from 'node:fs';
-import { DirtyTrackError, errnoName, fromSystemError } from '../../errors.js';
+import { codeForErrno, DirtyTrackError, errnoName, fromSystemError, invalidArgument, noSuchProcess } from '../../errors.js';
 import { readMaps } from '../../proc/maps.js';
 import { isNativeError, requireNative } from '../../native/binding.js';
 
@@ -48,7 +48,7 @@ export function injectionThread(pid: number): number {
     throw fromSystemError(err, `cannot list /proc/${pid}/task`, pid);
   }
   const live = tids.find((t) => !'ZX'.includes(state(t)));
-  if (live === undefined) throw new DirtyTrackError('ESRCH', `no such process: ${pid} (no live thread)`, { pid });
+  if (live === undefined) throw noSuchProcess(pid, 'no live thread');
   return live;
 }
 
@@ -98,9 +98,9 @@ export function findSyscallInstruction(pid: number): bigint {
  */
 export function injectSyscall(pid: number, nr: number, args: bigint[] = [], opts: InjectOptions = {}): bigint {
   const binding = requireNative('ptrace system-call injection');
-  if (!Number.isSafeInteger(pid) || pid <= 0) throw new RangeError(`bad pid ${pid}`);
+  if (!Number.isSafeInteger(pid) || pid <= 0) throw invalidArgument(`bad pid ${pid}`);
   if (pid === process.pid) throw new DirtyTrackError('EPERM', 'cannot inject a system call into the tracker itself', { pid });
-  if (args.length > 6) throw new RangeError('at most 6 system-call arguments');
+  if (args.length > 6) throw invalidArgument('at most 6 system-call arguments');
   const tracer = tracerOf(pid);
   if (tracer !== 0) throw alreadyTraced(pid, tracer);
   const tid = injectionThread(pid);
@@ -121,8 +121,8 @@ export function injectSyscall(pid: number, nr: number, args: bigint[] = [], opts
         { pid, syscall: err.syscall, errno: err.errno, cause: err },
       );
     }
-    if (err.code === 'ESRCH') throw new DirtyTrackError('ESRCH', `no such process: ${pid} (${err.syscall})`, { pid, syscall: err.syscall, errno: err.errno, cause: err });
-    throw new DirtyTrackError(err.code, `cannot inject a system call into ${pid}: ${err.message}${stage}`, { pid, syscall: err.syscall, errno: err.errno, cause: err });
+    if (err.code === 'ESRCH') throw noSuchProcess(pid, err.syscall, { syscall: err.syscall, errno: err.errno, cause: err });
+    throw new DirtyTrackError(codeForErrno(err.code), `cannot inject a system call into ${pid}: ${err.message}${stage}`, { pid, syscall: err.syscall, errno: err.errno, cause: err });
   }
 }
 
