@@ -7,6 +7,7 @@ import { scanAccuracy } from './scan-accuracy.js';
 import { scenarios } from './scenarios.js';
 import { stopTime } from './stop-time.js';
 import { strideWriter } from './stride-writer.js';
+import { vmDirtyRate } from './vm-dirty-rate.js';
 import type { Environment } from './lib/report.js';
 
 /** What one run measured in one environment (kernel + backend), saved as results/data/<name>.<env>.json. */
@@ -35,4 +36,4 @@ export interface Experiment<D = any> {
   render(runs: Array<Measured<D>>): Promise<Rendered>;
 }
 
-export const EXPERIMENTS: Experiment[] = [strideWriter, scanAccuracy, scenarios, backendsExperiment, convergence, stopTime, patterns, lostWrites, nodeRuntime];
+export const EXPERIMENTS: Experiment[] = [strideWriter, scanAccuracy, scenarios, backendsExperiment, convergence, stopTime, patterns, lostWrites, nodeRuntime, vmDirtyRate];
