@@ -5,6 +5,7 @@ import { DETACH_USAGE, detachCommand } from './detach.js';
 import { DOCTOR_USAGE, doctorCommand } from './doctor.js';
 import { print } from './output.js';
 import { SCAN_USAGE, scanCommand } from './scan.js';
+import { SERVE_OPTIONS_USAGE, SERVE_USAGE, serveCommand } from './serve.js';
 import { WATCH_OPTIONS_USAGE, WATCH_USAGE, watchCommand } from './watch.js';
 
 export const USAGE = `usage: dirtytrack <command> [options]
@@ -15,11 +16,14 @@ ${CLEAR_USAGE}
 ${WATCH_USAGE}
 ${DETACH_USAGE}
 ${DOCTOR_USAGE}
+${SERVE_USAGE}
 
 backends (--backend): auto (default), soft-dirty, pagemap-scan, uffd-wp
 exit codes: 0 ok, 1 unexpected error, 2 usage, 3 no such process, 4 permission denied,
-            5 capability missing (e.g. kernel without CONFIG_MEM_SOFT_DIRTY), 130 interrupted
-${WATCH_OPTIONS_USAGE}`;
+            5 capability missing (e.g. kernel without CONFIG_MEM_SOFT_DIRTY), 130 interrupted,
+            143 serve stopped by SIGTERM
+${WATCH_OPTIONS_USAGE}
+${SERVE_OPTIONS_USAGE}`;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<void | number>> = {
   scan: scanCommand,
@@ -27,6 +31,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void | number>> = {
   watch: watchCommand,
   detach: detachCommand,
   doctor: doctorCommand,
+  serve: serveCommand,
 };
 
 /** Run one command; the exit code it returns is documented in USAGE and README.md. */
