@@ -7,6 +7,8 @@
         "src/native/napi-util.c",
         "src/native/pagemap-scan.c",
         "src/native/pagemap-walk.c",
+        "src/native/pagemap-read.c",
+        "src/native/buffer-address.c",
         "src/native/uffd.c",
         "src/native/pidfd.c",
         "src/native/inject.c"

@@ -5,7 +5,7 @@ import { kernelRelease, PAGE_SIZE, thpMode } from './kernel/info.js';
 import { readMaps } from './proc/maps.js';
 import { decodeEntry } from './proc/pagemap-entry.js';
 import { PagemapReader } from './proc/pagemap.js';
-import { probeSoftDirty, type SoftDirtyProbe } from './kernel/probe-soft-dirty.js';
+import { probeSoftDirty, softDirtyConfig, type Probe } from './kernel/features.js';
 import { selectRegions, regionPages } from './scan-result.js';
 import { nativeStatus } from './native/binding.js';
 
@@ -27,7 +27,7 @@ export interface DoctorReport {
   kernel: string;
   pageSize: number;
   thp?: string;
-  softDirty: SoftDirtyProbe;
+  softDirty: Probe & { config?: boolean; configSource?: string };
   native: { loaded: boolean; reason?: string };
   backends: BackendAvailability[];
   auto: string | null;
@@ -48,7 +48,7 @@ export function doctor(pid?: number): DoctorReport {
     kernel: kernelRelease(),
     pageSize: PAGE_SIZE,
     thp: thpMode(),
-    softDirty: probeSoftDirty(),
+    softDirty: { ...probeSoftDirty(), ...softDirtyConfig() },
     native: nativeStatus(),
     backends,
     auto: backends.find((b) => b.works)?.name ?? null,

@@ -5,7 +5,7 @@ export { decodeEntry, encodeEntry, PM_BITS } from './proc/pagemap-entry.js';
 export { PagemapReader } from './proc/pagemap.js';
 export { coalesce, mergeRanges, countPages, countRuns, runsToRanges } from './ranges.js';
 export { clearSoftDirty } from './proc/clear-refs.js';
-export { probeSoftDirty } from './kernel/probe-soft-dirty.js';
+export { probePagemapScan, probeSoftDirty, probeUffdWp, type Probe } from './kernel/features.js';
 export { openBackend, autoBackend, backendAvailability } from './backends/select.js';
 export { doctor } from './doctor.js';
 export { scanToJson } from './report/scan-json.js';

@@ -4,8 +4,8 @@ import type { Backend } from '../../src/types.js';
 export async function uffdWp(): Promise<{ open: (pid: number) => Backend } | { reason: string }> {
   try {
     const mod = await import('../../src/backends/uffd-wp/backend.js');
-    const probe = mod.probeUffdWp();
-    if (!probe.ok) return { reason: `uffd-wp does not work here: ${probe.reason}` };
+    const probe = (await import('../../src/kernel/features.js')).probeUffdWp();
+    if (!probe.works) return { reason: `uffd-wp does not work here: ${probe.reason}` };
     return { open: (pid: number) => new mod.UffdWpBackend(pid) };
   } catch (err) {
     return { reason: `uffd-wp backend unavailable: ${(err as Error).message}` };

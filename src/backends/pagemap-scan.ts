@@ -11,9 +11,9 @@
  * in the kernel lab (test/native/lab-check.ts).
  */
 import { DirtyTrackError } from '../errors.js';
-import { isNativeError, native, nativeStatus } from '../native/binding.js';
-import { PAGE_IS, PagemapScanner, scanFailure, type ScanQuery } from '../proc/pagemap-ioctl.js';
-import { allocateLocatedBuffer } from '../kernel/self-buffer.js';
+import { probePagemapScan } from '../kernel/features.js';
+import { PagemapScanner, rangeError, scanFailure, type ScanQuery } from '../proc/pagemap-ioctl.js';
+import { PAGE_IS } from '../kernel/abi.js';
 import { SoftDirtyBackend, type SoftDirtyRegionReader } from './soft-dirty.js';
 
 export function softDirtyQuery(includeUnpopulated = false): ScanQuery {
@@ -31,58 +31,29 @@ export class PagemapScanBackend extends SoftDirtyBackend {
   constructor(pid: number) {
     super(pid);
     const probe = probePagemapScan();
-    if (!probe.ok) throw new DirtyTrackError('ENOTSUP', `the pagemap-scan backend does not work here: ${probe.reason}`, { pid });
+    if (!probe.works) throw new DirtyTrackError('ENOTSUP', `the pagemap-scan backend does not work here: ${probe.reason}`, { pid });
   }
 
   protected override openReader(): SoftDirtyRegionReader {
     const scanner = new PagemapScanner(this.pid);
     return {
-      read: (r, includeUnpopulated) => scanner.scan(r.start, r.end, softDirtyQuery(includeUnpopulated)),
+      read: (regions, includeUnpopulated) => {
+        const bounds = new BigUint64Array(2 * regions.length);
+        regions.forEach((r, i) => {
+          bounds[2 * i] = r.start;
+          bounds[2 * i + 1] = r.end;
+        });
+        // Every region in one walk; the first range the kernel failed on fails the scan.
+        return scanner.scanRanges(bounds, softDirtyQuery(includeUnpopulated)).ranges.map((range) => {
+          if (range.errno) throw rangeError(range);
+          return range;
+        });
+      },
       close: () => scanner.close(),
     };
   }
 
   protected override readFailure(err: unknown): unknown {
     return scanFailure(err, this.pid);
-  }
-}
-
-let probed: { ok: boolean; reason?: string } | undefined;
-
-/**
- * Live probe on /proc/self/pagemap with the exact categories the backend uses (some 6.7-era kernels
- * have the ioctl but reject PAGE_IS_SOFT_DIRTY with EINVAL), checked on a page this process just
- * wrote: it must come back present. Whether soft-dirty itself works is probeSoftDirty's question.
- */
-export function probePagemapScan(): { ok: boolean; reason?: string } {
-  if (probed) return probed;
-  probed = runProbe();
-  return probed;
-}
-
-function runProbe(): { ok: boolean; reason?: string } {
-  if (!native) return { ok: false, reason: `native addon not loaded (${nativeStatus().reason})` };
-  let scanner: PagemapScanner;
-  try {
-    scanner = new PagemapScanner('self', 16);
-  } catch (err) {
-    return { ok: false, reason: (err as Error).message };
-  }
-  try {
-    const { buffer, address } = allocateLocatedBuffer(33 * 1024 * 1024);
-    const page = (address + 4095n) & ~4095n;
-    buffer[Number(page - address)] = 1;
-    const out = new BigUint64Array(16 * 3);
-    for (const query of [softDirtyQuery(false), softDirtyQuery(true)]) scanner.once(page, page + 4096n, query, out);
-    const { count } = scanner.once(page, page + 4096n, { categoryMask: PAGE_IS.PRESENT, returnMask: PAGE_IS.PRESENT }, out);
-    if (count !== 1 || out[0] !== page) return { ok: false, reason: 'PAGEMAP_SCAN does not report a page just written as present' };
-    return { ok: true };
-  } catch (err) {
-    if (!isNativeError(err)) return { ok: false, reason: `probe failed: ${(err as Error).message}` };
-    if (err.code === 'ENOTTY') return { ok: false, reason: 'no PAGEMAP_SCAN ioctl (Linux 6.7+)' };
-    if (err.code === 'EINVAL') return { ok: false, reason: 'PAGEMAP_SCAN rejects PAGE_IS_SOFT_DIRTY (kernel older than the category)' };
-    return { ok: false, reason: `PAGEMAP_SCAN failed: ${err.code}` };
-  } finally {
-    scanner.close();
   }
 }

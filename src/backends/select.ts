@@ -1,30 +1,31 @@
 import { DirtyTrackError } from '../errors.js';
 import { kernelRelease } from '../kernel/info.js';
-import { probeSoftDirty } from '../kernel/probe-soft-dirty.js';
+import { probePagemapScan, probeSoftDirty, probeUffdWp, type Probe } from '../kernel/features.js';
 import { SoftDirtyBackend } from './soft-dirty.js';
-import { PagemapScanBackend, probePagemapScan } from './pagemap-scan.js';
-import { UffdWpBackend, probeUffdWp } from './uffd-wp/backend.js';
+import { PagemapScanBackend } from './pagemap-scan.js';
+import { UffdWpBackend } from './uffd-wp/backend.js';
 import type { Backend, BackendName } from '../types.js';
 
 export const BACKEND_NAMES: readonly BackendName[] = ['soft-dirty', 'pagemap-scan', 'uffd-wp'];
 export type BackendChoice = BackendName | 'auto';
 
-export interface BackendAvailability {
+export interface BackendAvailability extends Probe {
   name: BackendName;
-  works: boolean;
-  reason: string;
 }
 
-/** What the live probes say of each backend on this kernel, fastest first. */
+/** Fastest first: the order `auto` tries them in. Each entry runs only the probes it needs. */
+const PROBES: ReadonlyArray<[BackendName, () => Probe]> = [
+  ['pagemap-scan', () => {
+    const sd = probeSoftDirty();
+    return sd.works ? probePagemapScan() : { works: false, reason: `soft-dirty: ${sd.reason}` };
+  }],
+  ['soft-dirty', probeSoftDirty],
+  ['uffd-wp', probeUffdWp],
+];
+
+/** What the live probes say of every backend on this kernel, fastest first (runs every probe). */
 export function backendAvailability(): BackendAvailability[] {
-  const sd = probeSoftDirty();
-  const pms = probePagemapScan();
-  const uffd = probeUffdWp();
-  return [
-    { name: 'pagemap-scan', works: sd.works && pms.ok, reason: !sd.works ? `soft-dirty: ${sd.detail}` : pms.ok ? 'PAGEMAP_SCAN with PAGE_IS_SOFT_DIRTY works' : (pms.reason ?? 'unsupported') },
-    { name: 'soft-dirty', works: sd.works, reason: sd.detail },
-    { name: 'uffd-wp', works: uffd.ok, reason: uffd.ok ? 'userfaultfd async write-protect and PAGEMAP_SCAN PAGE_IS_WRITTEN work' : (uffd.reason ?? 'unsupported') },
-  ];
+  return PROBES.map(([name, probe]) => ({ name, ...probe() }));
 }
 
 /** The backends the live probes prove work on this kernel, fastest first. */
@@ -32,11 +33,10 @@ export function workingBackends(): BackendName[] {
   return backendAvailability().filter((b) => b.works).map((b) => b.name);
 }
 
-/** The backend `auto` resolves to on this kernel, or an error naming what is missing. */
+/** The backend `auto` resolves to on this kernel: the first that works (later ones are not probed), or an error naming what is missing. */
 export function autoBackend(): BackendName {
+  for (const [name, probe] of PROBES) if (probe().works) return name;
   const all = backendAvailability();
-  const pick = all.find((b) => b.works);
-  if (pick) return pick.name;
   throw new DirtyTrackError(
     'ENOTSUP',
     `no tracking backend works on kernel ${kernelRelease()}: ` + all.map((b) => `${b.name}: ${b.reason}`).join('; ') +

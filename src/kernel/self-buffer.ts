@@ -1,5 +1,4 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { readMaps } from '../proc/maps.js';
 import { DirtyTrackError, invalidArgument } from '../errors.js';
 
@@ -13,7 +12,7 @@ export function allocateLocatedBuffer(bytes: number): { buffer: Uint8Array; addr
   if (bytes < 33 * 1024 * 1024) throw invalidArgument('allocate at least 33 MiB so malloc uses a fresh mmap');
   const before = readMaps('self');
   const buffer = new Uint8Array(bytes);
-  const marker = randomBytes(16);
+  const marker = Buffer.from(Array.from({ length: 16 }, () => Math.floor(Math.random() * 256))); // node:crypto costs ms to load
   buffer.set(marker, 0);
   const after = readMaps('self');
   const known = before.map((r) => [r.start, r.end] as const);

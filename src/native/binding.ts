@@ -4,7 +4,7 @@ import { codeForErrno, DirtyTrackError, errnoName } from '../errors.js';
 
 /**
  * The native addon (src/native/*.c, built by node-gyp into build/Release/dirtytrack.node): the system
- * calls Node cannot make. It is optional, like ws's bufferutil: when it is missing, `native` is null,
+ * calls Node cannot make. It is optional, like ws's bufferutil: when it is missing, `native()` is null,
  * `nativeStatus()` says why, and the soft-dirty backend (pure TypeScript) still works.
  *
  * Every function is synchronous. Failed system calls throw Errors shaped like Node's system errors:
@@ -36,10 +36,22 @@ export interface NativeBinding {
     categoryMask: number, categoryInvertedMask: number, categoryAnyofMask: number, returnMask: number,
     keepAnyOf: number, vecRegions: number,
   ): { runs: Float64Array; bounds: Uint32Array; pages: Float64Array; errnos: Int32Array; calls: number; overshoots: number; stalledAt?: bigint };
-  /** userfaultfd(2) in this process (probing only). */
+  /**
+   * The soft-dirty pages of each [startPage, endPage) pair of `ranges` (ascending), every pagemap
+   * entry read with pread (src/native/pagemap-read.c): a page counts when bit 55 is set and, unless
+   * `includeUnpopulated`, bit 63 or 62. Range i's runs are runs[2 * bounds[i] .. 2 * bounds[i + 1]).
+   * A failed or short pread stops the walk and is described in `failure` (errno 0: short read).
+   */
+  pagemapReadWalk(fd: number, ranges: Float64Array, includeUnpopulated: boolean): {
+    runs: Float64Array; bounds: Uint32Array; pages: Float64Array;
+    failure?: { range: number; page: number; errno: number; got: number; want: number };
+  };
+  /** Address of the first byte of a buffer's storage in this process (0n for an empty buffer). */
+  bufferAddress(buffer: ArrayBuffer | ArrayBufferView): bigint;
+  /** userfaultfd(2) in this process: for probes and for tracking this process itself. */
   userfaultfd(flags: number): number;
   /** UFFDIO_API handshake; returns the features the kernel reports available. */
-  uffdApi(fd: number, features: number): bigint;
+  uffdApi(fd: number, features: bigint): bigint;
   /** UFFDIO_REGISTER; returns the ioctls available on the range. Acts on the descriptor's mm. */
   uffdRegister(fd: number, start: bigint, len: bigint, mode: number): bigint;
   uffdUnregister(fd: number, start: bigint, len: bigint): void;
@@ -84,31 +96,37 @@ export function isNativeError(err: unknown): err is NativeError {
 
 const ADDON_PATH = '../../build/Release/dirtytrack.node'; // the same from src/native/ (tsx) and dist/native/ (tsc)
 
+let loaded: { binding: NativeBinding | null; reason?: string } | undefined;
+
+/** Loads the addon on first use, not at import: a command that never needs it never pays for it. */
 function load(): { binding: NativeBinding | null; reason?: string } {
-  if (process.env.DIRTYTRACK_NO_NATIVE) return { binding: null, reason: 'disabled by DIRTYTRACK_NO_NATIVE' };
-  if (process.platform !== 'linux') return { binding: null, reason: `${process.platform} is not Linux` };
+  if (loaded) return loaded;
+  if (process.env.DIRTYTRACK_NO_NATIVE) return (loaded = { binding: null, reason: 'disabled by DIRTYTRACK_NO_NATIVE' });
+  if (process.platform !== 'linux') return (loaded = { binding: null, reason: `${process.platform} is not Linux` });
   try {
-    return { binding: createRequire(import.meta.url)(ADDON_PATH) as NativeBinding };
+    return (loaded = { binding: createRequire(import.meta.url)(ADDON_PATH) as NativeBinding });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const reason = e?.code === 'MODULE_NOT_FOUND' ? 'build/Release/dirtytrack.node not built' : `cannot load build/Release/dirtytrack.node: ${e?.message ?? String(err)}`;
-    return { binding: null, reason };
+    return (loaded = { binding: null, reason });
   }
 }
 
-const loaded = load();
-
 /** The addon, or null when it is not built or cannot load. */
-export const native: NativeBinding | null = loaded.binding;
+export function native(): NativeBinding | null {
+  return load().binding;
+}
 
 export function nativeStatus(): { loaded: boolean; reason?: string } {
-  return native ? { loaded: true } : { loaded: false, reason: loaded.reason };
+  const { binding, reason } = load();
+  return binding ? { loaded: true } : { loaded: false, reason };
 }
 
 /** The addon, or a capability error naming what needs it and how to build it. */
 export function requireNative(what: string): NativeBinding {
-  if (native) return native;
-  throw new DirtyTrackError('ENOTSUP', `${what} needs the native addon, which is not loaded (${loaded.reason}): run npm run build:native`);
+  const { binding, reason } = load();
+  if (binding) return binding;
+  throw new DirtyTrackError('ENOTSUP', `${what} needs the native addon, which is not loaded (${reason}): run npm run build:native`);
 }
 
 /** Convert an error from the binding into a DirtyTrackError keeping code, errno and syscall. */

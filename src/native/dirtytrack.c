@@ -1,6 +1,7 @@
 /* dirtytrack's Node-API addon: the few system calls Node cannot make (PAGEMAP_SCAN, userfaultfd,
- * pidfd_getfd, ptrace). Arguments are validated in src/native.ts; the checks here only keep bad
- * input from reaching the kernel. Every function is synchronous. */
+ * pidfd_getfd, ptrace), and the pagemap walks whose per-region cost JavaScript cannot match. Each
+ * function checks its own arguments (napi-util.c) before any system call. Every function is
+ * synchronous. */
 #include "functions.h"
 
 struct export_fn {
@@ -11,6 +12,8 @@ struct export_fn {
 static const struct export_fn exports_table[] = {
     {"pagemapScan", dt_pagemap_scan},
     {"pagemapScanWalk", dt_pagemap_scan_walk},
+    {"pagemapReadWalk", dt_pagemap_read_walk},
+    {"bufferAddress", dt_buffer_address},
     {"userfaultfd", dt_userfaultfd},
     {"uffdApi", dt_uffd_api},
     {"uffdRegister", dt_uffd_register},

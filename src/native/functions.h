@@ -10,6 +10,12 @@ napi_value dt_pagemap_scan(napi_env env, napi_callback_info info);
 /* pagemap-walk.c */
 napi_value dt_pagemap_scan_walk(napi_env env, napi_callback_info info);
 
+/* pagemap-read.c */
+napi_value dt_pagemap_read_walk(napi_env env, napi_callback_info info);
+
+/* buffer-address.c */
+napi_value dt_buffer_address(napi_env env, napi_callback_info info);
+
 /* uffd.c */
 napi_value dt_userfaultfd(napi_env env, napi_callback_info info);
 napi_value dt_uffd_api(napi_env env, napi_callback_info info);

@@ -31,6 +31,14 @@ bool dt_set_named(napi_env env, napi_value obj, const char *name, napi_value val
   return true;
 }
 
+bool dt_typed_array(napi_env env, napi_typedarray_type type, size_t length, size_t elem, void **data,
+                    napi_value *out) {
+  napi_value buffer;
+  NAPI_CALL_BOOL(env, napi_create_arraybuffer(env, length * elem, data, &buffer));
+  NAPI_CALL_BOOL(env, napi_create_typedarray(env, type, length, buffer, 0, out));
+  return true;
+}
+
 napi_value dt_errno_error(napi_env env, int err, const char *syscall) {
   char namebuf[16], msg[256];
   const char *name = errno_name(err, namebuf, sizeof namebuf);

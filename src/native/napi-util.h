@@ -47,6 +47,9 @@ bool dt_get_int(napi_env env, napi_value v, const char *name, int64_t min, int64
 bool dt_get_u64(napi_env env, napi_value v, const char *name, uint64_t *out);
 bool dt_get_bool(napi_env env, napi_value v, const char *name, bool *out);
 
+/* A new TypedArray of `length` elements of `elem` bytes over a new ArrayBuffer; *data points at its bytes. */
+bool dt_typed_array(napi_env env, napi_typedarray_type type, size_t length, size_t elem, void **data, napi_value *out);
+
 bool dt_set_named(napi_env env, napi_value obj, const char *name, napi_value value);
 
 #endif

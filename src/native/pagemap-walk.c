@@ -20,6 +20,7 @@
 #include "functions.h"
 #include "kernel-abi.h"
 #include "napi-util.h"
+#include "runs.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -27,27 +28,6 @@
 #include <sys/ioctl.h>
 
 #define PAGE_SHIFT 12
-
-struct run {
-  double start, end; /* page numbers, [start, end): exact below 2^53, and handed to JS as they are */
-};
-
-struct runs {
-  struct run *v;
-  size_t n, cap;
-};
-
-static bool runs_push(struct runs *r, double s, double e) {
-  if (r->n == r->cap) {
-    size_t cap = r->cap ? r->cap * 2 : 64;
-    struct run *v = realloc(r->v, cap * sizeof *v);
-    if (!v) return false;
-    r->v = v;
-    r->cap = cap;
-  }
-  r->v[r->n++] = (struct run){s, e};
-  return true;
-}
 
 static int cmp_run(const void *a, const void *b) {
   const struct run *x = a, *y = b;
@@ -249,27 +229,12 @@ static int walk_range(struct walk *w, struct caller *c, struct page_region *vec,
 /* ---- the export ---- */
 
 /* Kept from one call to the next (per thread: workers have their own), so that scans do not fault
- * in fresh memory for the vector and the run lists each time. Lists grown past SCRATCH_KEEP are let go. */
-#define SCRATCH_KEEP (4u << 20)
+ * in fresh memory for the vector and the run lists each time. */
 static __thread struct {
   struct page_region *vec;
   size_t vec_cap;
   struct runs out, held, next;
 } scratch;
-
-static void scratch_trim(struct runs *r) {
-  if (r->cap * sizeof *r->v <= SCRATCH_KEEP) return;
-  free(r->v);
-  *r = (struct runs){0};
-}
-
-static bool typed_array(napi_env env, napi_typedarray_type type, size_t length, size_t elem, void **data,
-                        napi_value *out) {
-  napi_value buffer;
-  NAPI_CALL_BOOL(env, napi_create_arraybuffer(env, length * elem, data, &buffer));
-  NAPI_CALL_BOOL(env, napi_create_typedarray(env, type, length, buffer, 0, out));
-  return true;
-}
 
 /* pagemapScanWalk(fdOrFake, ranges: BigUint64Array [start0, end0, …] (page-aligned, ascending),
  *                 flags, categoryMask, categoryInvertedMask, categoryAnyofMask, returnMask, keepAnyOf,
@@ -321,7 +286,7 @@ napi_value dt_pagemap_scan_walk(napi_env env, napi_callback_info info) {
   struct page_region *vec;
   if (c.fake) { /* a JS-visible vector */
     void *data;
-    if (!typed_array(env, napi_biguint64_array, vec_len * 3, sizeof(uint64_t), &data, &c.out)) return NULL;
+    if (!dt_typed_array(env, napi_biguint64_array, vec_len * 3, sizeof(uint64_t), &data, &c.out)) return NULL;
     vec = data;
   } else {
     if (scratch.vec_cap < vec_len) {
@@ -336,11 +301,11 @@ napi_value dt_pagemap_scan_walk(napi_env env, napi_callback_info info) {
 
   void *data;
   napi_value bounds_v, pages_v, errnos_v;
-  if (!typed_array(env, napi_uint32_array, nranges + 1, sizeof(uint32_t), &data, &bounds_v)) return NULL;
+  if (!dt_typed_array(env, napi_uint32_array, nranges + 1, sizeof(uint32_t), &data, &bounds_v)) return NULL;
   uint32_t *bounds = data;
-  if (!typed_array(env, napi_float64_array, nranges, sizeof(double), &data, &pages_v)) return NULL;
+  if (!dt_typed_array(env, napi_float64_array, nranges, sizeof(double), &data, &pages_v)) return NULL;
   double *pages = data;
-  if (!typed_array(env, napi_int32_array, nranges, sizeof(int32_t), &data, &errnos_v)) return NULL;
+  if (!dt_typed_array(env, napi_int32_array, nranges, sizeof(int32_t), &data, &errnos_v)) return NULL;
   int32_t *errnos = data;
 
   struct walk w = {.out = scratch.out, .held = scratch.held, .next = scratch.next};
@@ -372,11 +337,11 @@ napi_value dt_pagemap_scan_walk(napi_env env, napi_callback_info info) {
   scratch.out = w.out;
   scratch.held = w.held;
   scratch.next = w.next;
-  scratch_trim(&scratch.held);
-  scratch_trim(&scratch.next);
+  runs_trim(&scratch.held);
+  runs_trim(&scratch.next);
 
   if (w.nomem || pending || w.out.n > UINT32_MAX) {
-    scratch_trim(&scratch.out);
+    runs_trim(&scratch.out);
     if (pending && c.pending) NAPI_CALL(env, napi_throw(env, c.pending));
     if (pending) return NULL; /* a Node-API failure: its exception is pending */
     return dt_throw_errno(env, ENOMEM, "pagemapScanWalk");
@@ -384,9 +349,9 @@ napi_value dt_pagemap_scan_walk(napi_env env, napi_callback_info info) {
   /* The runs, copied out of the scratch list. (A large copy lands in memory fresh from the kernel:
    * a cost that grows with the runs returned, measured in bench/, section 3.) */
   napi_value runs_v, result, v;
-  bool ok = typed_array(env, napi_float64_array, w.out.n * 2, sizeof(double), &data, &runs_v);
+  bool ok = dt_typed_array(env, napi_float64_array, w.out.n * 2, sizeof(double), &data, &runs_v);
   if (ok && w.out.n) memcpy(data, w.out.v, w.out.n * sizeof *w.out.v);
-  scratch_trim(&scratch.out);
+  runs_trim(&scratch.out);
   if (!ok) return NULL;
   NAPI_CALL(env, napi_create_object(env, &result));
   if (!dt_set_named(env, result, "runs", runs_v) || !dt_set_named(env, result, "bounds", bounds_v) ||

@@ -1,22 +1,9 @@
 import { closeSync, openSync } from 'node:fs';
+import { constants } from 'node:os';
 import { DirtyTrackError, fromSystemError, invalidArgument, noSuchProcess } from '../errors.js';
 import { errnoError, isNativeError, nativeFailure, requireNative, type FakeScanIoctl, type NativeError } from '../native/binding.js';
+import { PAGE_IS } from '../kernel/abi.js';
 import type { Runs } from '../types.js';
-
-/** Page categories of PAGEMAP_SCAN (include/uapi/linux/fs.h, Linux 6.7). */
-export const PAGE_IS = {
-  WPALLOWED: 1 << 0,  // the VMA is registered for async uffd write-protection
-  WRITTEN: 1 << 1,    // the PTE is not uffd write-protected
-  FILE: 1 << 2,       // maps a page that is not anonymous (page cache, shmem)
-  PRESENT: 1 << 3,
-  SWAPPED: 1 << 4,    // also a PTE marker (uffd-wp on a non-present page)
-  PFNZERO: 1 << 5,    // maps the shared zero page
-  HUGE: 1 << 6,
-  SOFT_DIRTY: 1 << 7,
-} as const;
-
-export const PM_SCAN_WP_MATCHING = 1 << 0;   // write-protect the matched pages, atomically with reading them
-export const PM_SCAN_CHECK_WPASYNC = 1 << 1; // fail with EPERM on a VMA without async uffd-wp
 
 /** Which pages a scan matches (Documentation/admin-guide/mm/pagemap.rst, "PAGEMAP_SCAN"). */
 export interface ScanQuery {
@@ -59,8 +46,21 @@ export interface RangeWalk {
   errno?: number;
 }
 
-export const EPERM = 1;
-const ECANCELED = 125;
+/** Pages not write-protected: what uffd-wp tracking reports, holes included (the kernel's fast path). */
+export const SCAN_WRITTEN: ScanQuery = { categoryMask: PAGE_IS.WRITTEN, returnMask: PAGE_IS.WRITTEN };
+/**
+ * The default view of uffd-wp, as for soft-dirty: a written page counts when present or swapped.
+ * Unprotected holes match too (on kernels that count them as written), so WP_MATCHING still puts a
+ * marker in them; they are dropped from the answer here. They are pages a new mapping never
+ * populated, or pages MADV_DONTNEED discarded (on anonymous memory the kernel leaves no marker behind).
+ */
+export const SCAN_WRITTEN_POPULATED: ScanQuery = {
+  categoryMask: PAGE_IS.WRITTEN,
+  returnMask: PAGE_IS.WRITTEN | PAGE_IS.PRESENT | PAGE_IS.SWAPPED,
+  keepAnyOf: PAGE_IS.PRESENT | PAGE_IS.SWAPPED,
+};
+
+export const { EPERM, ECANCELED } = constants.errno;
 const SCAN_SYSCALL = 'ioctl(PAGEMAP_SCAN)';
 
 /** The Error for a failed range of a walk. */

@@ -2,6 +2,7 @@ import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { DirtyTrackError, fromSystemError, noSuchProcess } from '../errors.js';
 import { HI_PRESENT_OR_SWAPPED, HI_SOFT_DIRTY } from './pagemap-entry.js';
 import { RangeBuilder } from '../ranges.js';
+import { errnoError, native } from '../native/binding.js';
 import type { Runs } from '../types.js';
 
 /** Entries per pread: 64K entries = 512 KiB, as tools/mm/page-types.c does. Bounds memory for any address-space size. */
@@ -53,16 +54,38 @@ export class PagemapReader {
     try {
       got = readSync(this.fd, this.buf, 0, want, BigInt(page) * 8n);
     } catch (err) {
-      throw fromSystemError(err, `cannot read /proc/${this.pid}/pagemap`, this.pidNumber(), `/proc/${this.pid}/pagemap`);
+      throw this.readFailure(page, 0, want, err);
     }
-    if (got !== want) {
-      // The mm is gone when the process exited mid-scan: the kernel then returns 0 bytes.
-      if (this.pid !== 'self' && !existsSync(`/proc/${this.pid}/stat`)) {
-        throw noSuchProcess(this.pid, 'exited during the scan');
-      }
-      throw new DirtyTrackError('EIO', `short read of /proc/${this.pid}/pagemap at page 0x${page.toString(16)}: ${got} of ${want} bytes`, { pid: this.pidNumber(), syscall: 'pread' });
-    }
+    if (got !== want) throw this.readFailure(page, got, want);
     return count;
+  }
+
+  /** The error for a pread at `page` that failed (`err`) or returned `got` of `want` bytes. */
+  private readFailure(page: number, got: number, want: number, err?: unknown): DirtyTrackError {
+    const path = `/proc/${this.pid}/pagemap`;
+    if (err !== undefined) return fromSystemError(err, `cannot read ${path}`, this.pidNumber(), path);
+    // The mm is gone when the process exited mid-scan: the kernel then returns 0 bytes.
+    if (this.pid !== 'self' && !existsSync(`/proc/${this.pid}/stat`)) {
+      return noSuchProcess(this.pid, 'exited during the scan');
+    }
+    return new DirtyTrackError('EIO', `short read of ${path} at page 0x${page.toString(16)}: ${got} of ${want} bytes`, { pid: this.pidNumber(), syscall: 'pread' });
+  }
+
+  /**
+   * softDirty() for every [startPage, endPage) pair of `ranges` (ascending) in one call to the addon
+   * (src/native/pagemap-read.c), which does per region only the pread; null without the addon.
+   */
+  softDirtyRanges(ranges: Float64Array, includeUnpopulated = false): Array<{ runs: Runs; count: number }> | null {
+    const binding = native();
+    if (!binding) return null;
+    const r = binding.pagemapReadWalk(this.fd, ranges, includeUnpopulated);
+    if (r.failure) {
+      const f = r.failure;
+      throw this.readFailure(f.page, f.got, f.want, f.errno ? errnoError(f.errno, 'pread') : undefined);
+    }
+    const out = new Array<{ runs: Runs; count: number }>(r.pages.length);
+    for (let i = 0; i < out.length; i++) out[i] = { runs: r.runs.subarray(2 * r.bounds[i], 2 * r.bounds[i + 1]), count: r.pages[i] };
+    return out;
   }
 
   private pidNumber(): number | undefined {

@@ -5,7 +5,7 @@ const yes = (b: boolean | undefined) => (b === undefined ? 'unknown' : b ? 'yes'
 export function doctorToText(d: DoctorReport): string {
   const lines = [
     `kernel         ${d.kernel} (${d.pageSize}-byte pages, transparent huge pages: ${d.thp ?? 'absent'})`,
-    `soft-dirty     ${d.softDirty.works ? 'works' : 'DOES NOT WORK'} — live probe: ${d.softDirty.detail}` +
+    `soft-dirty     ${d.softDirty.works ? 'works' : 'DOES NOT WORK'} — live probe: ${d.softDirty.reason}` +
       (d.softDirty.configSource ? `; CONFIG_MEM_SOFT_DIRTY ${d.softDirty.config ? '=y' : 'unset'} in ${d.softDirty.configSource}` : '; kernel config not readable'),
     `native addon   ${d.native.loaded ? 'loaded' : `not loaded (${d.native.reason}) — pagemap-scan and uffd-wp need it: npm run build:native`}`,
   ];

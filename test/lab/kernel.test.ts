@@ -1,6 +1,6 @@
 // Runs only inside the kernel lab (npm run test:kernels): real soft-dirty kernels under QEMU.
 import { describe, expect, it } from 'vitest';
-import { probeSoftDirty } from '../../src/kernel/probe-soft-dirty.js';
+import { probeSoftDirty } from '../../src/kernel/features.js';
 import { dirtytrack } from '../helpers/cli.js';
 import { Target } from '../../experiments/lib/target.js';
 import { accuracy } from '../../experiments/lib/metrics.js';
@@ -14,7 +14,7 @@ describe(`lab kernel ${lab} (${process.env.DIRTYTRACK_LAB_KERNEL})`, () => {
 
   it('the live probe says soft-dirty works', () => {
     const p = probeSoftDirty();
-    expect(p.detail).toBe('write → 1, clear → 0, write → 1');
+    expect(p.reason).toBe('write → 1, clear → 0, write → 1');
     expect(p.works).toBe(true);
   });
 

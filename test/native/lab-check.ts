@@ -3,13 +3,14 @@
 // 1. pagemap-scan agrees page for page with the plain soft-dirty reader, every region, both views;
 // 2. uffd-wp against the targets' truth, the walk_end loop, and what holes read as on this kernel;
 // 3. the probes say what works. Exit 1 on any disagreement.
-import { PagemapScanBackend, probePagemapScan } from '../../src/backends/pagemap-scan.js';
+import { PagemapScanBackend } from '../../src/backends/pagemap-scan.js';
 import { SoftDirtyBackend } from '../../src/backends/soft-dirty.js';
-import { probeUffdWp, UffdWpBackend } from '../../src/backends/uffd-wp/backend.js';
+import { UffdWpBackend } from '../../src/backends/uffd-wp/backend.js';
 import { backendAvailability } from '../../src/backends/select.js';
 import { kernelRelease } from '../../src/kernel/info.js';
-import { PAGE_IS, PagemapScanner } from '../../src/proc/pagemap-ioctl.js';
-import { probeSoftDirty } from '../../src/kernel/probe-soft-dirty.js';
+import { PagemapScanner } from '../../src/proc/pagemap-ioctl.js';
+import { PAGE_IS } from '../../src/kernel/abi.js';
+import { probePagemapScan, probeSoftDirty, probeUffdWp } from '../../src/kernel/features.js';
 import type { ScanResult } from '../../src/types.js';
 import { accuracy, detectedIn } from '../../experiments/lib/metrics.js';
 import type { Target } from '../../experiments/lib/target.js';
@@ -109,7 +110,7 @@ async function uffdTruth(): Promise<void> {
 console.log(`kernel ${kernelRelease()}`);
 console.log(`probes: soft-dirty ${JSON.stringify(probeSoftDirty().works)}, pagemap-scan ${JSON.stringify(probePagemapScan())}, uffd-wp ${JSON.stringify(probeUffdWp())}`);
 console.log(`backends: ${backendAvailability().map((b) => `${b.name}=${b.works}`).join(' ')}`);
-if (probeSoftDirty().works && probePagemapScan().ok) {
+if (probeSoftDirty().works && probePagemapScan().works) {
   await agreement('stride-writer', ['--pages', '2048', '--stride', '7'], ['write', 'write', 'write']);
   await agreement('stride-writer', ['--pages', '512', '--stride', '3', '--no-populate'], ['write', 'write']);
   await agreement('random-writer', ['--pages', '8192', '--count', '700', '--seed', '3'], ['write', 'write']);
@@ -120,6 +121,6 @@ if (probeSoftDirty().works && probePagemapScan().ok) {
   // Node's own threads write between the two scans: compare the buffer region only.
   await agreement('node-buffer.mjs', ['--pages', '2048', '--stride', '5'], ['write', 'write'], (t) => [t.region().startPage, t.region().startPage + t.region().pages]);
 }
-if (probeUffdWp().ok) await uffdTruth();
+if (probeUffdWp().works) await uffdTruth();
 console.log(failures ? `${failures} FAILED` : 'all checks passed');
 process.exit(failures ? 1 : 0);

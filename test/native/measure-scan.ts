@@ -5,7 +5,8 @@ import { UffdWpBackend } from '../../src/backends/uffd-wp/backend.js';
 import { kernelRelease } from '../../src/kernel/info.js';
 import { readMaps } from '../../src/proc/maps.js';
 import { PagemapReader } from '../../src/proc/pagemap.js';
-import { PAGE_IS, PagemapScanner, PM_SCAN_CHECK_WPASYNC, PM_SCAN_WP_MATCHING } from '../../src/proc/pagemap-ioctl.js';
+import { PagemapScanner } from '../../src/proc/pagemap-ioctl.js';
+import { PAGE_IS, PM_SCAN_CHECK_WPASYNC, PM_SCAN_WP_MATCHING } from '../../src/kernel/abi.js';
 import { regionPages, selectRegions } from '../../src/scan-result.js';
 import { exitAll, spawnTarget } from './helpers.js';
 

@@ -4,7 +4,8 @@ import { openSync, closeSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { accuracy, detectedIn } from '../../experiments/lib/metrics.js';
 import { native } from '../../src/native/binding.js';
-import { PAGE_IS, PagemapScanner } from '../../src/proc/pagemap-ioctl.js';
+import { PagemapScanner } from '../../src/proc/pagemap-ioctl.js';
+import { PAGE_IS } from '../../src/kernel/abi.js';
 import { UffdWpBackend } from '../../src/backends/uffd-wp/backend.js';
 import { exitAll, spawnTarget } from './helpers.js';
 
@@ -28,7 +29,7 @@ describe('walk_end overshoot (1 GiB, every 100th page)', () => {
       let naive = 0, calls = 0;
       try {
         for (let pos = main.start, end = main.start + BigInt(main.size); pos < end; calls++) {
-          const { count, walkEnd } = native!.pagemapScan(fd, pos, end, 0, PAGE_IS.WRITTEN, 0, 0, PAGE_IS.WRITTEN, 0, out);
+          const { count, walkEnd } = native()!.pagemapScan(fd, pos, end, 0, PAGE_IS.WRITTEN, 0, 0, PAGE_IS.WRITTEN, 0, out);
           for (let i = 0; i < count; i++) naive += Number((out[3 * i + 1] - out[3 * i]) / 4096n);
           pos = walkEnd;
         }

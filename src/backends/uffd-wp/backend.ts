@@ -52,41 +52,21 @@
  * without features in the target (harmless, nothing registered; detach does not recognise it).
  */
 import { closeSync, fstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { constants } from 'node:os';
 import { codeForErrno, DirtyTrackError, fromSystemError, noSuchProcess } from '../../errors.js';
 import { describeResult, injectSyscall, SYS } from './inject.js';
 import { readMaps, unscannableReason } from '../../proc/maps.js';
 import { kernelRelease } from '../../kernel/info.js';
-import { isNativeError, native, nativeFailure, nativeStatus, requireNative, type NativeBinding } from '../../native/binding.js';
-import { EPERM, PAGE_IS, PagemapScanner, rangeError, PM_SCAN_CHECK_WPASYNC, PM_SCAN_WP_MATCHING, ScanAborted, scanFailure, type RangeWalk, type ScanQuery } from '../../proc/pagemap-ioctl.js';
+import { isNativeError, nativeFailure, requireNative, type NativeBinding } from '../../native/binding.js';
+import { EPERM, PagemapScanner, rangeError, SCAN_WRITTEN, SCAN_WRITTEN_POPULATED, ScanAborted, scanFailure, type RangeWalk, type ScanQuery } from '../../proc/pagemap-ioctl.js';
+import { O_CLOEXEC, O_NONBLOCK, PM_SCAN_CHECK_WPASYNC, PM_SCAN_WP_MATCHING, TRACKER_FEATURES, UFFD_FEATURE_INITIALIZED, UFFD_USER_MODE_ONLY, UFFDIO_REGISTER_MODE_WP } from '../../kernel/abi.js';
+import { probeUffdWp } from '../../kernel/features.js';
 import { countRuns, mergeRuns } from '../../ranges.js';
 import { makeScanResult, regionResult } from '../../scan-result.js';
 import type { Backend, MapsRegion, RegionResult, Runs, ScanOptions, ScanResult, SkippedRegion } from '../../types.js';
 
-export const UFFD_FEATURE_WP_UNPOPULATED = 1 << 13;
-export const UFFD_FEATURE_WP_ASYNC = 1 << 15;
-const UFFD_FEATURE_INITIALIZED = 2 ** 31; // shown in fdinfo once UFFDIO_API is done
-/** Exactly the features this tracker asks for: how its descriptor is recognised in a target. */
-export const TRACKER_FEATURES = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED;
-const UFFDIO_REGISTER_MODE_WP = 1 << 1;
-const UFFD_USER_MODE_ONLY = 1;
-const O_NONBLOCK = 0o4000;
-const O_CLOEXEC = 0o2000000;
-
 /** Writable regions larger than this are skipped: markers would need size / 512 bytes of page tables. */
 export const MAX_REGISTER_BYTES = 64n << 30n;
-
-const SCAN_WRITTEN: ScanQuery = { categoryMask: PAGE_IS.WRITTEN, returnMask: PAGE_IS.WRITTEN };
-/**
- * The default view, as for soft-dirty: a written page counts when present or swapped. Unprotected
- * holes match too (on kernels that count them as written), so WP_MATCHING still puts a marker in
- * them; they are dropped from the answer here. They are pages a new mapping never populated, or
- * pages MADV_DONTNEED discarded (on anonymous memory the kernel leaves no marker behind).
- */
-const SCAN_WRITTEN_POPULATED: ScanQuery = {
-  categoryMask: PAGE_IS.WRITTEN,
-  returnMask: PAGE_IS.WRITTEN | PAGE_IS.PRESENT | PAGE_IS.SWAPPED,
-  keepAnyOf: PAGE_IS.PRESENT | PAGE_IS.SWAPPED,
-};
 
 /** register: writable, register it. scanIfRegistered: never registered here, but scanned when an earlier
  * registration survives (a mapping made read-only after registration may hold writes). */
@@ -101,9 +81,12 @@ export function uffdRegionPolicy(r: MapsRegion): UffdPolicy {
   const shared = r.perms[3] === 's';
   if (shared && !isAnonShared(r)) return { action: 'skip', reason: 'shared file mapping: its pages live in the page cache (written through other mappings and write(2) too); not tracked' };
   if (r.perms[1] !== 'w') return { action: 'scanIfRegistered', reason: r.perms.startsWith('---') ? 'PROT_NONE: not accessible' : 'read-only: the process cannot write it' };
-  if (r.end - r.start > MAX_REGISTER_BYTES) return { action: 'skip', reason: `over ${MAX_REGISTER_BYTES >> 30n} GiB: write-protecting it would add ${(r.end - r.start) >> 29n} MiB of page tables to the target` };
+  if (r.end - r.start > MAX_REGISTER_BYTES) return { action: 'skip', reason: `over ${MAX_REGISTER_BYTES >> 30n} GiB: write-protecting it would add ${pageTableMiB(r.end - r.start)} MiB of page tables to the target` };
   return { action: 'register' };
 }
+
+/** Page-table memory that markers in every entry of `bytes` of address space take: one 8-byte entry per 4 KiB page. */
+const pageTableMiB = (bytes: bigint): bigint => bytes / 512n / (1n << 20n);
 
 /** shmem without a file on disk: MAP_SHARED|MAP_ANONYMOUS, SysV shm, memfd. */
 function isAnonShared(r: MapsRegion): boolean {
@@ -124,11 +107,13 @@ function registerRefusal(code: string): string | undefined {
 
 /* ---------------- the descriptor inside the target ---------------- */
 
+const { errno } = constants;
+
 export interface TargetUffd {
   /** Descriptor number in the target. */
   fd: number;
   ino: number;
-  features: number;
+  features: bigint;
 }
 
 /** The userfaultfds in `pid` that this tracker created (features exactly TRACKER_FEATURES). */
@@ -147,7 +132,7 @@ export function findTrackerUffds(pid: number): TargetUffd[] {
       // API:\t<api>:<features>:<ioctls>, all hex (fs/userfaultfd.c, userfaultfd_show_fdinfo)
       const m = /^API:\s*[0-9a-f]+:([0-9a-f]+):/m.exec(info);
       if (!m) continue;
-      const features = Number.parseInt(m[1], 16) & ~UFFD_FEATURE_INITIALIZED;
+      const features = BigInt('0x' + m[1]) & ~UFFD_FEATURE_INITIALIZED;
       if (features !== TRACKER_FEATURES) continue;
       found.push({ fd: Number(name), ino: statSync(`/proc/${pid}/fd/${name}`).ino, features });
     } catch {
@@ -203,7 +188,7 @@ function closeInTarget(pid: number, targetFd: number, ino: number): void {
   }
   try {
     const r = injectSyscall(pid, SYS.close, [BigInt(targetFd)]);
-    if (r < 0n && r !== -9n) throw new DirtyTrackError(codeForErrno(describeResult(r)), `close(${targetFd}) failed inside ${pid}: ${describeResult(r)}`, { pid });
+    if (r < 0n && r !== -BigInt(errno.EBADF)) throw new DirtyTrackError(codeForErrno(describeResult(r)), `close(${targetFd}) failed inside ${pid}: ${describeResult(r)}`, { pid });
   } catch (err) {
     if (err instanceof DirtyTrackError && err.code === 'ESRCH') return;
     throw err;
@@ -238,7 +223,7 @@ function handshake(binding: NativeBinding, fd: number, pid: number): void {
   } catch (err) {
     failure = err;
   }
-  if (available !== undefined && (available & BigInt(TRACKER_FEATURES)) === BigInt(TRACKER_FEATURES)) return;
+  if (available !== undefined && (available & TRACKER_FEATURES) === TRACKER_FEATURES) return;
   throw new DirtyTrackError(
     'ENOTSUP',
     `userfaultfd lacks UFFD_FEATURE_WP_ASYNC (Linux 6.7+) or UFFD_FEATURE_WP_UNPOPULATED (6.4+) on kernel ${kernelRelease()}${failure ? `: ${(failure as Error).message}` : ''}`,
@@ -278,7 +263,7 @@ export class UffdWpBackend implements Backend {
     const binding = requireNative('the uffd-wp backend');
     // Ask this kernel first: never trace a target for a descriptor that cannot work.
     const probe = probeUffdWp();
-    if (!probe.ok) throw new DirtyTrackError('ENOTSUP', `the uffd-wp backend does not work on kernel ${kernelRelease()}: ${probe.reason}`, { pid });
+    if (!probe.works) throw new DirtyTrackError('ENOTSUP', `the uffd-wp backend does not work on kernel ${kernelRelease()}: ${probe.reason}`, { pid });
     this.scanner = new PagemapScanner(pid);
     let fd = -1;
     let targetFd = -1;
@@ -460,54 +445,4 @@ export function detachUffd(pid: number): boolean {
     closeInTarget(pid, u.fd, u.ino);
   }
   return found.length > 0;
-}
-
-let probed: { ok: boolean; reason?: string } | undefined;
-
-/**
- * Live probe in this process: a userfaultfd with the async write-protect features, and PAGEMAP_SCAN
- * answering PAGE_IS_WRITTEN with the WP flags this backend passes. Runs once per process.
- */
-export function probeUffdWp(): { ok: boolean; reason?: string } {
-  if (probed) return probed;
-  probed = runProbe();
-  return probed;
-}
-
-function runProbe(): { ok: boolean; reason?: string } {
-  if (!native) return { ok: false, reason: `native addon not loaded (${nativeStatus().reason})` };
-  let fd: number;
-  try {
-    try {
-      fd = native.userfaultfd(O_CLOEXEC | O_NONBLOCK);
-    } catch (err) {
-      if (!isNativeError(err) || err.code !== 'EPERM') throw err;
-      fd = native.userfaultfd(O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-    }
-  } catch (err) {
-    const code = isNativeError(err) ? err.code : String(err);
-    return { ok: false, reason: code === 'ENOSYS' ? 'kernel built without CONFIG_USERFAULTFD' : `userfaultfd() failed: ${code}` };
-  }
-  try {
-    let available: bigint;
-    try {
-      available = native.uffdApi(fd, TRACKER_FEATURES);
-    } catch (err) {
-      return { ok: false, reason: `UFFDIO_API refused UFFD_FEATURE_WP_ASYNC|WP_UNPOPULATED (Linux 6.7+ needed): ${isNativeError(err) ? err.code : String(err)}` };
-    }
-    if ((available & BigInt(TRACKER_FEATURES)) !== BigInt(TRACKER_FEATURES)) return { ok: false, reason: 'userfaultfd lacks async write-protection (Linux 6.7+)' };
-    const scanner = new PagemapScanner('self', 1);
-    try {
-      // An empty range at the bottom of the address space: only the arguments are checked.
-      scanner.once(0x1000n, 0x2000n, { ...SCAN_WRITTEN, flags: PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC }, new BigUint64Array(3));
-    } catch (err) {
-      const code = isNativeError(err) ? err.code : String(err);
-      return { ok: false, reason: code === 'ENOTTY' ? 'no PAGEMAP_SCAN ioctl (Linux 6.7+)' : `PAGEMAP_SCAN with PAGE_IS_WRITTEN refused: ${code}` };
-    } finally {
-      scanner.close();
-    }
-    return { ok: true };
-  } finally {
-    closeSync(fd);
-  }
 }
