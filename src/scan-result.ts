@@ -1,20 +1,37 @@
 import { addrToPage, kernelRelease, PAGE_SIZE } from './kernel/info.js';
 import { unscannableReason } from './proc/maps.js';
 import { runsToRanges } from './ranges.js';
-import type { BackendName, MapsRegion, PageRange, RegionResult, Runs, ScanResult, SkippedRegion } from './types.js';
+import type { BackendName, MapsRegion, PageRange, RegionResult, Runs, ScanOptions, ScanResult, SkippedRegion } from './types.js';
 
-/** Split maps into regions to scan (clipped to the requested range) and regions pagemap cannot describe. */
-export function selectRegions(maps: MapsRegion[], range?: { start: bigint; end: bigint }): { scan: MapsRegion[]; skipped: SkippedRegion[] } {
+/** Part [start, end) of a mapping; its file offset moves with its start. */
+export function clipRegion(r: MapsRegion, start: bigint, end: bigint): MapsRegion {
+  if (start === r.start && end === r.end) return r;
+  return { ...r, start, end, offset: r.offset + (start - r.start) };
+}
+
+/** The parts of mapping `r` a scan reads: all of it, or what opts.range and opts.select leave. */
+export function scanParts(r: MapsRegion, opts: Pick<ScanOptions, 'range' | 'select'> = {}): MapsRegion[] {
+  const { range, select } = opts;
+  if (range && (r.end <= range.start || r.start >= range.end)) return [];
+  const inRange = range ? clipRegion(r, r.start > range.start ? r.start : range.start, r.end < range.end ? r.end : range.end) : r;
+  if (!select) return [inRange];
+  return select(r).flatMap((p) => {
+    const start = p.start > inRange.start ? p.start : inRange.start;
+    const end = p.end < inRange.end ? p.end : inRange.end;
+    return end > start ? [clipRegion(r, start, end)] : [];
+  });
+}
+
+/** Split maps into parts to scan (see scanParts) and regions pagemap cannot describe. */
+export function selectRegions(maps: MapsRegion[], opts: Pick<ScanOptions, 'range' | 'select'> = {}): { scan: MapsRegion[]; skipped: SkippedRegion[] } {
   const scan: MapsRegion[] = [];
   const skipped: SkippedRegion[] = [];
   for (const r of maps) {
+    const parts = scanParts(r, opts);
+    if (parts.length === 0) continue;
     const reason = unscannableReason(r);
-    if (reason) {
-      skipped.push({ region: r, reason });
-      continue;
-    }
-    if (range && (r.end <= range.start || r.start >= range.end)) continue;
-    scan.push(range ? { ...r, start: r.start > range.start ? r.start : range.start, end: r.end < range.end ? r.end : range.end } : r);
+    if (reason) skipped.push({ region: r, reason });
+    else scan.push(...parts);
   }
   return { scan, skipped };
 }

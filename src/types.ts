@@ -54,7 +54,12 @@ export interface ScanOptions {
   reset?: boolean;
   /** Only scan regions overlapping [start, end) (addresses). */
   range?: { start: bigint; end: bigint };
+  /** Which parts of each mapping to read (`--region`); mappings it leaves out are not read at all. */
+  select?: RegionSelector;
 }
+
+/** The address ranges of mapping `r` to read: within it, sorted, disjoint; [] reads none of it. */
+export type RegionSelector = (r: MapsRegion) => Array<{ start: bigint; end: bigint }>;
 
 /** A way of finding the pages a process wrote since the last clear. */
 export interface Backend {

@@ -55,7 +55,7 @@ export class SoftDirtyBackend implements Backend {
 
   scan(opts: ScanOptions = {}): ScanResult {
     const started = process.hrtime.bigint();
-    const { scan, skipped } = selectRegions(readMaps(this.pid), opts.range);
+    const { scan, skipped } = selectRegions(readMaps(this.pid), opts);
     const reader = this.openReader();
     let regions: RegionResult[];
     try {

@@ -62,7 +62,7 @@ import { EPERM, PagemapScanner, rangeError, SCAN_WRITTEN, SCAN_WRITTEN_POPULATED
 import { O_CLOEXEC, O_NONBLOCK, PM_SCAN_CHECK_WPASYNC, PM_SCAN_WP_MATCHING, TRACKER_FEATURES, UFFD_FEATURE_INITIALIZED, UFFD_USER_MODE_ONLY, UFFDIO_REGISTER_MODE_WP } from '../../kernel/abi.js';
 import { probeUffdWp } from '../../kernel/features.js';
 import { countRuns, mergeRuns } from '../../ranges.js';
-import { makeScanResult, regionResult } from '../../scan-result.js';
+import { clipRegion, makeScanResult, regionResult, scanParts } from '../../scan-result.js';
 import type { Backend, MapsRegion, RegionResult, Runs, ScanOptions, ScanResult, SkippedRegion } from '../../types.js';
 
 /** Writable regions larger than this are skipped: markers would need size / 512 bytes of page tables. */
@@ -325,7 +325,7 @@ export class UffdWpBackend implements Backend {
   scan(opts: ScanOptions = {}): ScanResult {
     this.ensureOpen();
     const started = process.hrtime.bigint();
-    const { candidates, skipped } = this.candidates(readMaps(this.pid), opts.range);
+    const { candidates, skipped } = this.candidates(readMaps(this.pid), opts);
     const query: ScanQuery = { ...(opts.includeUnpopulated ? SCAN_WRITTEN : SCAN_WRITTEN_POPULATED), flags: PM_SCAN_CHECK_WPASYNC | (opts.reset ? PM_SCAN_WP_MATCHING : 0) };
     // Every candidate in one walk; a mapping without async uffd-wp stops only its own range (EPERM).
     const bounds = new BigUint64Array(2 * candidates.length);
@@ -339,7 +339,7 @@ export class UffdWpBackend implements Backend {
     const regions: RegionResult[] = [];
     candidates.forEach((c, i) => {
       const r = this.settle(c, walk.ranges[i], query);
-      if (r.runs.length > 0 || r.reason === undefined) regions.push(regionResult({ ...c.region, start: c.start, end: c.end }, r.runs, r.count));
+      if (r.runs.length > 0 || r.reason === undefined) regions.push(regionResult(clipRegion(c.region, c.start, c.end), r.runs, r.count));
       if (r.reason !== undefined) skipped.push({ region: c.region, reason: r.reason });
     });
     return makeScanResult(this.pid, this.name, regions, skipped, started);
@@ -380,20 +380,19 @@ export class UffdWpBackend implements Backend {
     }
   }
 
-  /** Regions to scan (clipped to `range`) and regions skipped with the reason. */
-  private candidates(maps: MapsRegion[], range?: { start: bigint; end: bigint }): { candidates: Candidate[]; skipped: SkippedRegion[] } {
+  /** Parts of regions to scan (scan-result.ts scanParts: range and --region) and regions skipped with the reason. */
+  private candidates(maps: MapsRegion[], opts: Pick<ScanOptions, 'range' | 'select'> = {}): { candidates: Candidate[]; skipped: SkippedRegion[] } {
     const candidates: Candidate[] = [];
     const skipped: SkippedRegion[] = [];
     for (const r of maps) {
-      if (range && (r.end <= range.start || r.start >= range.end)) continue;
+      const parts = scanParts(r, opts);
+      if (parts.length === 0) continue;
       const policy = uffdRegionPolicy(r);
       if (policy.action === 'skip') {
         skipped.push({ region: r, reason: policy.reason });
         continue;
       }
-      const start = range && range.start > r.start ? range.start : r.start;
-      const end = range && range.end < r.end ? range.end : r.end;
-      candidates.push({ region: r, start, end, mayRegister: policy.action === 'register', reason: policy.action === 'register' ? undefined : policy.reason });
+      for (const p of parts) candidates.push({ region: r, start: p.start, end: p.end, mayRegister: policy.action === 'register', reason: policy.action === 'register' ? undefined : policy.reason });
     }
     return { candidates, skipped };
   }
