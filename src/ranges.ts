@@ -137,3 +137,54 @@ export function intersectRanges(a: readonly PageRange[], b: readonly PageRange[]
   }
   return out;
 }
+
+/* Set operations on runs (each list sorted and merged): one linear pass, no pair objects. */
+
+/** Pages in a or b. */
+export function unionRuns(a: Runs, b: Runs): Runs {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  const out = new RangeBuilder();
+  let i = 0, j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i] <= b[j])) {
+      out.add(a[i], a[i + 1]);
+      i += 2;
+    } else {
+      out.add(b[j], b[j + 1]);
+      j += 2;
+    }
+  }
+  return out.runs();
+}
+
+/** Pages in both a and b. */
+export function intersectRuns(a: Runs, b: Runs): Runs {
+  const out = new RangeBuilder();
+  forEachCommon(a, b, (s, e) => out.add(s, e));
+  return out.runs();
+}
+
+/** How many pages a and b have in common. */
+export function countCommonPages(a: Runs, b: Runs): number {
+  let n = 0;
+  forEachCommon(a, b, (s, e) => { n += e - s; });
+  return n;
+}
+
+function forEachCommon(a: Runs, b: Runs, each: (start: number, end: number) => void): void {
+  let i = 0, j = 0;
+  while (i < a.length && j < b.length) {
+    const s = Math.max(a[i], b[j]), e = Math.min(a[i + 1], b[j + 1]);
+    if (e > s) each(s, e);
+    if (a[i + 1] < b[j + 1]) i += 2;
+    else j += 2;
+  }
+}
+
+/** Runs of ascending, disjoint lists (the regions of one scan) as one list; touching runs merge. */
+export function concatRuns(lists: Iterable<Runs>): Runs {
+  const out = new RangeBuilder();
+  for (const runs of lists) for (let i = 0; i < runs.length; i += 2) out.add(runs[i], runs[i + 1]);
+  return out.runs();
+}

@@ -1,5 +1,6 @@
-import { DirtyTrackError, EXIT, exitCodeFor } from '../errors.js';
+import { EXIT, exitCodeFor } from '../errors.js';
 import { usageError } from './args.js';
+import { errorText } from './error-text.js';
 import { CLEAR_USAGE, clearCommand } from './clear.js';
 import { DETACH_USAGE, detachCommand } from './detach.js';
 import { DOCTOR_USAGE, doctorCommand } from './doctor.js';
@@ -52,9 +53,3 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** One line for every documented failure; the stack only for exit 1, the unexpected ones (README). */
-export function errorText(err: unknown, code = exitCodeFor(err)): string {
-  if (code === EXIT.failure) return `dirtytrack: unexpected error\n${(err as Error)?.stack ?? String(err)}\n`;
-  const hint = err instanceof DirtyTrackError && err.code === 'EUSAGE' ? `run 'dirtytrack --help' for usage\n` : '';
-  return `dirtytrack: ${(err as Error).message}\n${hint}`;
-}

@@ -1,6 +1,7 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { parseBackend, parseBandwidth, parseCommandArgs, parseDuration, parseNumber, parsePid, usageError } from './args.js';
-import { EXIT, SIGNAL_EXIT } from '../errors.js';
+import { EXIT, exitCodeFor, SIGNAL_EXIT } from '../errors.js';
+import { errorText } from './error-text.js';
 import { PAGE_SIZE } from '../kernel/info.js';
 import { estimatePrecopy } from '../watch/precopy.js';
 import { watch } from '../watch/loop.js';
@@ -73,7 +74,7 @@ export async function watchCommand(args: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let maxSoFar = 0;
-  const { rounds, summary } = await watch(pid, {
+  const { rounds, summary, error } = await watch(pid, {
     ...opts,
     signal: controller.signal,
     onRound: (r, scan) => {
@@ -94,6 +95,9 @@ export async function watchCommand(args: string[]): Promise<number> {
   if (!values.json) process.stdout.write([summaryText(summary, rounds, PAGE_SIZE, est, bandwidth), ...views.summaryLines()].join('\n') + '\n');
   const heatmapError = views.finish(summary);
   if (heatmapError) process.stderr.write(`dirtytrack: ${heatmapError}\n`);
-  if (summary.error) process.stderr.write(`dirtytrack: ${summary.error}\n`);
-  return summary.reason === 'interrupted' ? SIGNAL_EXIT.SIGINT : summary.error || heatmapError ? EXIT.failure : EXIT.ok;
+  if (error !== undefined) {
+    process.stderr.write(errorText(error));
+    return exitCodeFor(error);
+  }
+  return summary.reason === 'interrupted' ? SIGNAL_EXIT.SIGINT : heatmapError ? EXIT.failure : EXIT.ok;
 }

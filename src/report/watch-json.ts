@@ -35,6 +35,7 @@ export function summaryJson(s: WatchSummary, est: PrecopyEstimate | undefined, p
     trackerMs: round1(s.trackerMs),
     pauseMs: round1(s.pauseMs),
     ...(est ? { precopy: { ...est, finalPages: Math.round(est.finalBytes / pageSize) } } : {}),
+    ...(s.interruptedBy ? { interruptedBy: s.interruptedBy } : {}),
     ...(s.error ? { error: s.error } : {}),
   };
 }

@@ -1,31 +1,36 @@
-import { setTimeout as delay } from 'node:timers/promises';
-import { readFileSync } from 'node:fs';
 import { openBackend, type BackendChoice } from '../backends/select.js';
-import { DirtyTrackError } from '../errors.js';
-import { freeze, processGone, thaw, canSignal } from '../proc/freeze.js';
-import { PAGE_SIZE } from '../kernel/info.js';
+import { canSignal } from '../proc/freeze.js';
+import { countCommonPages, countRuns, intersectRuns, unionRuns } from '../ranges.js';
 import { converged, type StopRule } from './stop-rule.js';
-import { countIntersection, intersectRanges, mergeRanges } from '../ranges.js';
-import type { Backend, BackendName, PageRange, ScanResult } from '../types.js';
+import { backendSource, processFreezer, systemClock, type Clock, type Freezer, type RoundScan, type RoundSource } from './source.js';
+import type { BackendName, Runs, ScanResult } from '../types.js';
 
-export type StopReason = 'converged' | 'max-rounds' | 'timeout' | 'exited' | 'interrupted';
+/**
+ * Why a watch ended. `exec`: the target replaced its memory image, so tracking of the old one ended;
+ * `failed`: an error (kept in the result, its message in the summary).
+ */
+export type StopReason = 'converged' | 'max-rounds' | 'timeout' | 'exited' | 'exec' | 'interrupted' | 'failed';
 
-export interface WatchOptions extends StopRule {
+export interface LoopOptions<Raw = ScanResult> extends StopRule {
   intervalMs: number;
   maxRounds: number;
   timeoutMs: number;
-  backend?: BackendChoice;
-  /** Stop the target during scan-and-reset. Default: on for soft-dirty backends when permitted, off for uffd-wp (atomic). */
-  freeze?: boolean;
   includeUnpopulated?: boolean;
+  /** Ends the watch with reason `interrupted`; a string reason (e.g. 'SIGTERM') is kept as `interruptedBy`. */
   signal?: AbortSignal;
-  onRound?: (round: WatchRound, scan: ScanResult) => void;
+  onRound?: (round: WatchRound, scan: Raw) => void;
   /**
    * Called right before and right after each reset (round 0: the first clear), inside the freeze when
    * freezing: the place to read the target's own ground truth, aligned with the tracker's windows.
    */
   beforeReset?: (round: number) => void;
   afterReset?: (round: number) => void;
+}
+
+export interface WatchOptions extends LoopOptions<ScanResult> {
+  backend?: BackendChoice;
+  /** Stop the target during scan-and-reset. Default: on for soft-dirty backends when permitted, off for uffd-wp (atomic). */
+  freeze?: boolean;
 }
 
 export interface WatchRound {
@@ -60,159 +65,202 @@ export interface WatchSummary {
   residentBytes: number;
   trackerMs: number;        // total scan-and-reset time
   pauseMs: number;          // total time the target was frozen
+  interruptedBy?: string;   // the abort reason, when it was a string
   error?: string;
 }
 
-/** Resident bytes of pid from /proc/PID/statm, 0 when unreadable. */
-function residentBytes(pid: number): number {
-  try {
-    return Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * PAGE_SIZE;
-  } catch {
-    return 0;
-  }
+export interface WatchResult {
+  rounds: WatchRound[];
+  summary: WatchSummary;
+  /** What ended a `failed` watch (a DirtyTrackError keeps its code: the CLI exits with it). */
+  error?: unknown;
 }
 
-const now = () => Number(process.hrtime.bigint()) / 1e6;
+const MIB = 1024 * 1024;
 
-/** Dirty pages of a scan as one sorted range list (regions are disjoint and sorted by address). */
-function allDirty(scan: ScanResult): PageRange[] {
-  return scan.regions.flatMap((r) => r.dirty);
+type PageSets = Map<string, Runs>;
+
+function countSets(sets: PageSets): number {
+  let n = 0;
+  for (const runs of sets.values()) n += countRuns(runs);
+  return n;
+}
+
+function countCommon(a: PageSets, b: PageSets): number {
+  let n = 0;
+  for (const [key, runs] of a) {
+    const other = b.get(key);
+    if (other) n += countCommonPages(runs, other);
+  }
+  return n;
+}
+
+function addSets(into: PageSets, add: PageSets): void {
+  for (const [key, runs] of add) into.set(key, unionRuns(into.get(key) ?? new Float64Array(0), runs));
+}
+
+function intersectSets(a: PageSets, b: PageSets): PageSets {
+  const out: PageSets = new Map();
+  for (const [key, runs] of a) {
+    const other = b.get(key);
+    if (other) out.set(key, intersectRuns(runs, other));
+  }
+  return out;
+}
+
+/** Watch one process: open its backend, freeze it around non-atomic resets, and run the loop. */
+export async function watch(pid: number, opts: WatchOptions): Promise<WatchResult> {
+  const source = backendSource(openBackend(pid, opts.backend ?? 'auto'));
+  const freezer = processFreezer(pid, opts.freeze ?? (source.backend !== 'uffd-wp' && canSignal(pid)));
+  return runWatch(source, freezer, systemClock, opts);
 }
 
 /**
  * Clear, wait, scan — repeatedly, until the stop rule fires or another reason ends it. Rounds are
- * reported as they complete, so whatever ends the watch, nothing measured is lost.
+ * reported as they complete, so whatever ends the watch, nothing measured is lost; the source is
+ * closed on every path. Throws only when the first clear fails (no round to summarise).
  */
-export async function watch(pid: number, opts: WatchOptions): Promise<{ rounds: WatchRound[]; summary: WatchSummary }> {
-  const backend: Backend = openBackend(pid, opts.backend ?? 'auto');
-  const frozen = opts.freeze ?? (backend.name !== 'uffd-wp' && canSignal(pid));
+export async function runWatch<Raw>(source: RoundSource<Raw>, freezer: Freezer, clock: Clock, opts: LoopOptions<Raw>): Promise<WatchResult> {
   const rounds: WatchRound[] = [];
-  const window: PageRange[][] = [];
-  let union: PageRange[] = [];
-  let prev: PageRange[] = [];
+  const window: PageSets[] = [];
+  const union: PageSets = new Map();
+  let prev: PageSets = new Map();
   let trackerMs = 0;
   let pauseMs = 0;
   let reason: StopReason | undefined;
-  let error: string | undefined;
-  let rss = residentBytes(pid);
+  let error: unknown;
+  let rss = source.residentBytes();
 
-  const t0 = now();
+  const t0 = clock.now();
   // The start of the target's current tracking window: the thaw after a frozen reset, else the reset's midpoint.
   let windowStart: number;
-  let lastResetAt = now();
-  if (frozen) freeze(pid);
+  let lastResetAt = clock.now();
   try {
-    opts.beforeReset?.(0);
-    const c0 = now();
-    backend.clear();
-    const c1 = now();
-    opts.afterReset?.(0);
-    windowStart = frozen ? now() : (c0 + c1) / 2;
-  } finally {
-    if (frozen) thaw(pid);
+    freezer.freeze();
+    try {
+      opts.beforeReset?.(0);
+      const c0 = clock.now();
+      source.clear();
+      const c1 = clock.now();
+      opts.afterReset?.(0);
+      windowStart = freezer.active ? clock.now() : (c0 + c1) / 2;
+    } finally {
+      freezer.thaw();
+    }
+  } catch (err) {
+    source.close();
+    throw err;
   }
+
+  const ended = (): StopReason | undefined => {
+    const state = source.state();
+    return state === 'running' ? undefined : state;
+  };
 
   try {
     for (let n = 1; ; n++) {
-      const wait = windowStart + opts.intervalMs - now();
+      const wait = windowStart + opts.intervalMs - clock.now();
       if (wait > 0) {
         try {
-          await delay(wait, undefined, { signal: opts.signal });
+          await clock.sleep(wait, opts.signal);
         } catch {
           reason = 'interrupted';
           break;
         }
       }
       if (opts.signal?.aborted) { reason = 'interrupted'; break; }
-      if (processGone(pid)) { reason = 'exited'; break; }
+      if ((reason = ended())) break;
 
-      const f0 = now();
-      let scan: ScanResult;
+      const f0 = clock.now();
       let s0: number, s1: number;
+      let result: { scan: RoundScan; raw: Raw };
+      freezer.freeze();
       try {
-        if (frozen) freeze(pid);
         opts.beforeReset?.(n);
-        s0 = now();
-        scan = backend.scan({ reset: true, includeUnpopulated: opts.includeUnpopulated });
-        s1 = now();
+        s0 = clock.now();
+        result = source.scan({ includeUnpopulated: opts.includeUnpopulated });
+        s1 = clock.now();
         opts.afterReset?.(n);
-      } catch (err) {
-        if (err instanceof DirtyTrackError && err.code === 'ESRCH') { reason = 'exited'; break; }
-        throw err;
       } finally {
-        if (frozen) thaw(pid);
+        freezer.thaw();
       }
-      const f1 = now();
+      // An exec during the scan leaves a round that mixes two images: drop it.
+      if ((reason = ended())) break;
+      const f1 = clock.now();
       const periodMs = f0 - lastResetAt;
       lastResetAt = f0;
-      const intervalMs = frozen ? f0 - windowStart : (s0 + s1) / 2 - windowStart;
-      windowStart = frozen ? f1 : (s0 + s1) / 2;
+      const intervalMs = freezer.active ? f0 - windowStart : (s0 + s1) / 2 - windowStart;
+      windowStart = freezer.active ? f1 : (s0 + s1) / 2;
       trackerMs += s1 - s0;
-      if (frozen) pauseMs += f1 - f0;
+      if (freezer.active) pauseMs += f1 - f0;
 
-      const dirty = allDirty(scan);
-      const dirtyPages = scan.dirtyPages;
-      const newPages = dirtyPages - countIntersection(dirty, union);
-      const overlapPages = countIntersection(dirty, prev);
-      union = mergeRanges(union.concat(dirty));
+      const { scan, raw } = result;
+      const dirty = scan.sets;
+      const newPages = countSets(dirty) - countCommon(dirty, union);
+      const overlapPages = countCommon(dirty, prev);
+      addSets(union, dirty);
       prev = dirty;
       window.push(dirty);
       if (window.length > opts.stable + 1) window.shift();
+      const seconds = intervalMs / 1000;
       const round: WatchRound = {
         round: n,
         elapsedMs: s1 - t0,
         intervalMs,
         periodMs,
-        dirtyPages,
-        dirtyBytes: dirtyPages * scan.pageSize,
-        pagesPerSec: dirtyPages / (intervalMs / 1000),
-        mibPerSec: (dirtyPages * scan.pageSize) / (intervalMs / 1000) / 1048576,
+        dirtyPages: scan.dirtyPages,
+        dirtyBytes: scan.dirtyPages * scan.pageSize,
+        pagesPerSec: scan.dirtyPages / seconds,
+        mibPerSec: (scan.dirtyPages * scan.pageSize) / seconds / MIB,
         newPages,
         overlapPages,
-        workingSetPages: union.reduce((a, [s, e]) => a + e - s, 0),
+        workingSetPages: countSets(union),
         scanMs: s1 - s0,
-        pauseMs: frozen ? f1 - f0 : 0,
+        pauseMs: freezer.active ? f1 - f0 : 0,
       };
       rounds.push(round);
-      rss = residentBytes(pid) || rss;
-      opts.onRound?.(round, scan);
+      rss = source.residentBytes() || rss;
+      opts.onRound?.(round, raw);
 
       if (converged(rounds, opts)) { reason = 'converged'; break; }
       if (n >= opts.maxRounds) { reason = 'max-rounds'; break; }
-      if (now() - t0 >= opts.timeoutMs) { reason = 'timeout'; break; }
+      if (clock.now() - t0 >= opts.timeoutMs) { reason = 'timeout'; break; }
     }
   } catch (err) {
-    // Unexpected failure mid-watch: still summarise what was measured, then let the caller report it.
-    reason = 'exited';
-    error = err instanceof Error ? err.message : String(err);
-    if (!(err instanceof DirtyTrackError)) throw err;
-  } finally {
+    // The target going away is not a failure of the watch; anything else keeps its error.
+    let state: StopReason | undefined;
     try {
-      backend.close();
+      state = ended();
     } catch {
-      // the target may be gone: nothing left to release
+      state = undefined;
     }
+    reason = state ?? 'failed';
+    if (reason === 'failed') error = err;
+  } finally {
+    source.close();
   }
 
   const tail = rounds.slice(-(opts.stable + 1));
   const tailSeconds = tail.reduce((a, r) => a + r.intervalMs, 0) / 1000;
+  const abortReason = opts.signal?.reason;
   const summary: WatchSummary = {
     done: true,
-    reason: reason ?? 'exited',
+    reason: reason ?? 'failed',
     rounds: rounds.length,
     workingSetPages: rounds.at(-1)?.workingSetPages ?? 0,
     steadyPagesPerSec: tailSeconds > 0 ? tail.reduce((a, r) => a + r.dirtyPages, 0) / tailSeconds : 0,
-    hotSetPages: window.length ? window.reduce((a, b) => intersectRanges(a, b)).reduce((a, [s, e]) => a + e - s, 0) : 0,
-    pid,
-    backend: backend.name,
-    freeze: frozen,
+    hotSetPages: window.length ? countSets(window.reduce(intersectSets)) : 0,
+    pid: source.pid,
+    backend: source.backend,
+    freeze: freezer.active,
     intervalMs: opts.intervalMs,
     tolerance: opts.tolerance,
     stable: opts.stable,
     residentBytes: rss,
     trackerMs,
     pauseMs,
-    ...(error ? { error } : {}),
+    ...(reason === 'interrupted' && typeof abortReason === 'string' ? { interruptedBy: abortReason } : {}),
+    ...(error !== undefined ? { error: error instanceof Error ? error.message : String(error) } : {}),
   };
-  return { rounds, summary };
+  return { rounds, summary, ...(error !== undefined ? { error } : {}) };
 }

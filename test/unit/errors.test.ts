@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { codeForErrno, DirtyTrackError, exitCodeFor, fromSystemError, noSuchProcess, type DirtyTrackCode } from '../../src/errors.js';
-import { errorText } from '../../src/cli/main.js';
+import { errorText } from '../../src/cli/error-text.js';
 
 describe('exitCodeFor', () => {
   const table: Array<[DirtyTrackCode, number]> = [

@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import { PAGE_SIZE } from '../kernel/info.js';
+import { freeze, thaw } from '../proc/freeze.js';
+import { ProcessImage, type ImageState } from '../proc/image.js';
+import { concatRuns } from '../ranges.js';
+import type { Backend, BackendName, Runs, ScanResult } from '../types.js';
+
+/**
+ * One round's scan as the loop counts it: page sets by key (one process: `pid:N`; a group: one per
+ * process plus `shm:<dev>:<ino>` per shared object, deduplicated by the source). Working and hot
+ * sets are per-key unions and intersections, summed.
+ */
+export interface RoundScan {
+  pageSize: number;
+  dirtyPages: number;
+  sets: Map<string, Runs>;
+}
+
+/** What a watch clears and scans: one process through a Backend, or (targets/) a group of them. */
+export interface RoundSource<Raw = ScanResult> {
+  readonly backend: BackendName;
+  /** The process watched (a group: the one it was named by). */
+  readonly pid: number;
+  clear(): void;
+  /** Scan and reset in one step; `raw` goes to onRound untouched (heatmaps, the exporter). */
+  scan(opts: { includeUnpopulated?: boolean }): { scan: RoundScan; raw: Raw };
+  /** Whether the tracked image still runs: checked around every round and after a failure. */
+  state(): ImageState;
+  /** What a migration's first round would send; 0 when unknown. */
+  residentBytes(): number;
+  /** Stop tracking and release everything; quiet when the target is gone. */
+  close(): void;
+}
+
+/** Stops the target for a scan-and-reset that is not atomic (soft-dirty); a no-op when not freezing. */
+export interface Freezer {
+  readonly active: boolean;
+  freeze(): void;
+  thaw(): void;
+}
+
+/** Time in milliseconds, and a wait that an AbortSignal cuts short (rejects). */
+export interface Clock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Number(process.hrtime.bigint()) / 1e6,
+  sleep: (ms, signal) => delay(ms, undefined, { signal }),
+};
+
+export function processFreezer(pid: number, active: boolean): Freezer {
+  return { active, freeze: () => active && freeze(pid), thaw: () => active && thaw(pid) };
+}
+
+/** Resident bytes of pid from /proc/PID/statm (field 2, in pages), 0 when unreadable. */
+export function residentBytes(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * PAGE_SIZE;
+  } catch {
+    return 0;
+  }
+}
+
+/** The key of a single process's page set. */
+export const pidKey = (pid: number) => `pid:${pid}`;
+
+/** A RoundScan of one process's scan: its regions' runs as one set. */
+export function roundScanOf(scan: ScanResult): RoundScan {
+  return { pageSize: scan.pageSize, dirtyPages: scan.dirtyPages, sets: new Map([[pidKey(scan.pid), concatRuns(scan.regions.map((r) => r.runs))]]) };
+}
+
+/** One process tracked by `backend`; the source owns the backend and closes it. */
+export function backendSource(backend: Backend): RoundSource<ScanResult> {
+  let image: ProcessImage;
+  try {
+    image = new ProcessImage(backend.pid);
+  } catch (err) {
+    backend.close();
+    throw err;
+  }
+  return {
+    backend: backend.name,
+    pid: backend.pid,
+    clear: () => backend.clear(),
+    scan(opts) {
+      const raw = backend.scan({ reset: true, includeUnpopulated: opts.includeUnpopulated });
+      return { scan: roundScanOf(raw), raw };
+    },
+    state: () => image.state(),
+    residentBytes: () => residentBytes(backend.pid),
+    close() {
+      image.close();
+      try {
+        backend.close();
+      } catch {
+        // the target may be gone: nothing left to release
+      }
+    },
+  };
+}
