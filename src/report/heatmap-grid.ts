@@ -3,9 +3,10 @@
  * each cell's pages written. Pure; heatmap-svg.ts draws the result.
  *
  * Bucket rule. Columns: one per round, or k consecutive rounds per column with k = ceil(rounds /
- * maxColumns). Rows: only mapped pages have rows (the gaps between regions are left out). Regions of one
- * process that sit next to each other in the address space with the same label (path, or [anon], [heap]…)
- * form one band. One global scale, q pages per row, gives each band ceil(pages / q) rows; q is the smallest
+ * maxColumns). Rows: only mapped pages have rows (the gaps between regions are left out). Each mapping is
+ * a band of its own while there are at most bandPerMappingUpTo of them (over all processes); beyond that,
+ * mappings of one process that sit next to each other in the address space with the same label (path, or
+ * [anon], [heap]…) share a band (a Node process has hundreds of small V8 heap mappings). One global scale, q pages per row, gives each band ceil(pages / q) rows; q is the smallest
  * that keeps the total height within maxRows, where a band that was written at some point is at least
  * minBandRows tall (a 33-page hot stack beside a 16 GiB heap stays visible) and any other at least one.
  * With more bands than that allows, the height is the sum of the minimums. A cell's value is written ÷
@@ -54,8 +55,8 @@ export interface HeatLayout {
 /** values[row * columns + column]: fraction written, NaN where nothing was mapped. */
 export interface HeatGrid { layout: HeatLayout; values: Float64Array }
 
-export interface HeatLimits { maxRows?: number; maxColumns?: number; minBandRows?: number }
-export const HEAT_LIMITS: Required<HeatLimits> = { maxRows: 200, maxColumns: 300, minBandRows: 3 };
+export interface HeatLimits { maxRows?: number; maxColumns?: number; minBandRows?: number; bandPerMappingUpTo?: number }
+export const HEAT_LIMITS: Required<HeatLimits> = { maxRows: 200, maxColumns: 300, minBandRows: 3, bandPerMappingUpTo: 32 };
 
 /** Band label of a mapping: file name without its directory, or the kernel's bracketed name, or [anon]. */
 export function regionLabel(path: string): string {
@@ -93,8 +94,8 @@ function processSpans(runs: HeatRun[]): ProcessSpans[] {
     let lastStart = -1;
     for (const x of [...extents.values()].sort((a, b) => a.s - b.s || a.e - b.e)) {
       const cur = spans.at(-1);
-      // Overlap (the address was reused over the run) always merges; touching merges within a label.
-      if (cur && (x.s < cur.e || (x.s === cur.e && x.label === cur.label))) {
+      // Overlap (the address was reused, or a mapping grew, over the run) merges; touching does not.
+      if (cur && x.s < cur.e) {
         cur.e = Math.max(cur.e, x.e);
         cur.written ||= x.written;
         if (x.s !== lastStart) cur.regions++; // a mapping that grew or shrank is still one
@@ -116,10 +117,11 @@ export function heatmapLayout(runs: HeatRun[], limits: HeatLimits = {}): { layou
   const base = runs[0];
   const procs = processSpans(runs);
   const bands: HeatBand[] = [];
+  const perMapping = procs.reduce((a, p) => a + p.spans.length, 0) <= lim.bandPerMappingUpTo;
   for (const p of procs) {
     for (const sp of p.spans) {
       const b = bands.at(-1);
-      if (b && b.process === p.key && b.label === sp.label) {
+      if (!perMapping && b && b.process === p.key && b.label === sp.label) {
         sp.base = b.pages;
         b.pages += sp.e - sp.s;
         b.regions += sp.regions;

@@ -10,7 +10,12 @@ import type { HeatGrid, HeatLayout } from './heatmap-grid.js';
 export interface HeatPanel { title: string; grid: HeatGrid }
 export interface HeatSvgOptions { title: string; panelWidth?: number; note?: string }
 
-/** Colour of a cell written at all, by ninths of its pages; 0 is white, not mapped is the grey background. */
+/**
+ * Colour of a cell written at all, by upper bounds of the fraction written: steps of 1-2-5 so that a
+ * sparse 1 % and a sparse 5 % differ as visibly as 50 % and 100 %. 0 is white, not mapped the grey background.
+ */
+const BOUNDS = [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1];
+const BOUND_LABELS = ['.2%', '.5%', '1%', '2%', '5%', '10%', '25%', '50%', '100%'];
 const LEVELS = ['#ffeda0', '#fed976', '#feb24c', '#fd8d3c', '#fc4e2a', '#e31a1c', '#bd0026', '#800026', '#4d0019'];
 const ZERO = '#ffffff';
 const UNMAPPED = '#d4d4d4';
@@ -22,11 +27,12 @@ const FONT = 'font-family="DejaVu Sans,Verdana,sans-serif"';
 const n1 = (v: number) => String(Math.round(v * 10) / 10);
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-/** 0 for nothing written, 1–9 for (0, 1/9] … (8/9, 1], −1 for nothing mapped. */
+/** 0 for nothing written, 1–9 for the fraction's step in BOUNDS, −1 for nothing mapped. */
 export function heatLevel(v: number): number {
   if (Number.isNaN(v)) return -1;
   if (v <= 0) return 0;
-  return Math.min(LEVELS.length, Math.max(1, Math.ceil(v * LEVELS.length)));
+  for (let i = 0; i < BOUNDS.length - 1; i++) if (v <= BOUNDS[i]) return i + 1;
+  return BOUNDS.length;
 }
 
 function timeTicks(durationMs: number): number[] {
@@ -93,11 +99,10 @@ function labels(layout: HeatLayout, rowPx: number): { svg: string; hidden: numbe
 }
 
 function legend(x: number, y: number): string {
-  const sw = 22;
-  const out = [`<text x="${x}" y="${y - 4}" font-size="10">fraction of the cell's pages written in the round</text>`];
+  const sw = 26;
+  const out = [`<text x="${x}" y="${y - 4}" font-size="10">fraction of the cell's pages written in the round (upper bounds)</text>`];
   [ZERO, ...LEVELS].forEach((c, i) => out.push(`<rect x="${x + i * sw}" y="${y}" width="${sw}" height="10" fill="${c}" stroke="#999" stroke-width="0.5"/>`));
-  out.push(`<text x="${x}" y="${y + 21}" font-size="9">0</text>`, `<text x="${x + sw}" y="${y + 21}" font-size="9">&gt;0</text>`,
-    `<text x="${x + 10 * sw}" y="${y + 21}" font-size="9" text-anchor="end">1</text>`);
+  ['0', ...BOUND_LABELS].forEach((t, i) => out.push(`<text x="${x + i * sw + sw / 2}" y="${y + 21}" font-size="8" text-anchor="middle">${t}</text>`));
   const gx = x + 10 * sw + 16;
   out.push(`<rect x="${gx}" y="${y}" width="${sw}" height="10" fill="${UNMAPPED}" stroke="#999" stroke-width="0.5"/>`, `<text x="${gx + sw + 4}" y="${y + 9}" font-size="9">not mapped</text>`);
   return out.join('\n');

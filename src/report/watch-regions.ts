@@ -3,26 +3,27 @@
  * (by label: file name, [heap], [stack], [anon]…) hold the working set and the hot set.
  */
 import { intersectRanges, mergeRanges, runsToRanges } from '../ranges.js';
-import type { PageRange, ScanResult } from '../types.js';
+import type { PageRange, RegionResult, ScanResult } from '../types.js';
 import { regionLabel } from './heatmap-grid.js';
 
-/** "[anon]@0x7f3a1c000000 1520, [heap] 129, [stack] 6": anonymous mappings by address (there are many). */
+/** A mapping's name in these lists: its label, anonymous ones with their address (a process has many). */
+function regionName(r: RegionResult, pid: number, multi: boolean): string {
+  const label = regionLabel(r.region.path);
+  return `${multi ? `${pid}:` : ''}${label}${label === '[anon]' ? `@0x${r.region.start.toString(16)}` : ''}`;
+}
+
+/** "[anon]@0x7f3a1c000000 1520, [heap] 129, [stack] 6". */
 export function topRegions(scans: ScanResult[], n: number): string {
   const all = scans.flatMap((s) => s.regions.filter((r) => r.dirtyPages > 0).map((r) => ({ r, pid: s.pid })));
   all.sort((a, b) => b.r.dirtyPages - a.r.dirtyPages);
-  const multi = scans.length > 1;
-  return all.slice(0, n).map(({ r, pid }) => {
-    const label = regionLabel(r.region.path);
-    const where = label === '[anon]' ? `@0x${r.region.start.toString(16)}` : '';
-    return `${multi ? `${pid}:` : ''}${label}${where} ${r.dirtyPages}`;
-  }).join(', ') || 'no dirty page';
+  return all.slice(0, n).map(({ r, pid }) => `${regionName(r, pid, scans.length > 1)} ${r.dirtyPages}`).join(', ') || 'no dirty page';
 }
 
 function byLabel(scans: ScanResult[]): Map<string, PageRange[]> {
   const out = new Map<string, PageRange[]>();
   for (const s of scans) for (const r of s.regions) {
     if (r.runs.length === 0) continue;
-    const key = (scans.length > 1 ? `${s.pid}:` : '') + regionLabel(r.region.path);
+    const key = regionName(r, s.pid, scans.length > 1);
     const list = out.get(key);
     if (list) for (const x of runsToRanges(r.runs)) list.push(x);
     else out.set(key, runsToRanges(r.runs));
@@ -65,7 +66,7 @@ export class RegionTally {
     return out.sort((a, b) => b[1] - a[1]);
   }
 
-  /** Two summary lines: "[anon] 3900 pages (94 %), [heap] 200 (5 %), … and 3 more". */
+  /** Two summary lines: "[anon]@0x… 3900 pages (94 %), [heap] 200 (5 %), … and 3 more". */
   summaryLines(n: number): string[] {
     const line = (list: Array<[string, number]>) => {
       const total = list.reduce((a, [, p]) => a + p, 0);

@@ -36,7 +36,7 @@ describe('watch --regions / --heatmap', () => {
       expect(Number(m?.[2])).toBeGreaterThan(1000);
       expect(Number(m?.[2])).toBeLessThanOrEqual(region.pages);
     }
-    expect(r.stdout).toMatch(/^working set by region {2}\[anon\] \d+ pages/m);
+    expect(r.stdout).toMatch(new RegExp(`^working set by region {2}\\[anon\\]@0x${region.start.toString(16)} \\d+ pages`, 'm'));
     expect(r.stdout).toMatch(/^hot set by region {6}/m);
     const text = readFileSync(svg, 'utf8');
     expect(text).toContain(`dirtytrack watch ${target.pid}`);

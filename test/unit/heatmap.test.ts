@@ -28,7 +28,7 @@ const at = (g: HeatGrid, row: number, col: number) => g.values[row * g.layout.co
 describe('heatmap grid', () => {
   // 15 rows at most, 2 columns: rounds 0–1 share column 0. The smallest q (pages per row) that fits is
   // 25: [anon] A+B 200 pages → 8 rows; lib.so 1 row; [stack] 1 row drawn 3 tall; F 1 row drawn 3 tall.
-  const g = heatmapOf(run, { maxRows: 15, maxColumns: 2, minBandRows: 3 });
+  const g = heatmapOf(run, { maxRows: 15, maxColumns: 2, minBandRows: 3, bandPerMappingUpTo: 0 });
   const band = (label: string, i = 0) => g.layout.bands.filter((b) => b.label === label)[i];
 
   it('collapses the gaps: one band per run of same-label mappings, read-only mappings left out', () => {
@@ -62,7 +62,7 @@ describe('heatmap grid', () => {
 
   it('draws truth and detected over one layout, one block of bands per process', () => {
     const truth: HeatRun = { pageSize: PAGE, rounds: run.rounds.map((r, i) => ({ intervalMs: r.intervalMs, processes: [{ key: 'pid:7', label: 'pid 7', regions: [region(1000, 1100, '', i === 1 ? [1000, 1025] : [])] }] })) };
-    const made = heatmapLayout([run, truth], { maxRows: 15, maxColumns: 2 });
+    const made = heatmapLayout([run, truth], { maxRows: 15, maxColumns: 2, bandPerMappingUpTo: 0 });
     const t = heatmapGrid(truth, made);
     expect(t.layout).toBe(heatmapGrid(run, made).layout);
     expect(at(t, 0, 0)).toBe(0.5);
@@ -86,13 +86,26 @@ describe('heatmap grid', () => {
     expect(l.bands[1].height).toBe(3);
   });
 
+  it('gives each mapping its own band while there are few', () => {
+    const own = heatmapOf(run, { maxRows: 15, maxColumns: 2, minBandRows: 3, bandPerMappingUpTo: 5 });
+    // Still q = 25: A and B 100 pages → 4 rows each, now two bands; lib.so 1; [stack] and F drawn 3 tall.
+    expect(own.layout.bands.map((b) => [b.label, b.regions, b.pages, b.rows, b.bucketPages, b.height, b.top])).toEqual([
+      ['[anon]', 1, 100, 4, 25, 4, 0], ['[anon]', 1, 100, 4, 25, 4, 4], ['lib.so', 1, 2, 1, 2, 1, 8], ['[stack]', 1, 4, 1, 4, 3, 9], ['[anon]', 1, 10, 1, 10, 3, 12],
+    ]);
+    expect(own.layout.bands[1].start).toBe('0x' + (2000 * PAGE).toString(16));
+    expect(at(own, 4, 0)).toBe(0); // B's first 25 pages, mapped in round 0 only
+    expect(at(own, 7, 0)).toBe(5 / 25);
+    expect(at(own, 4, 1)).toBe(1);
+    expect(Array.from(own.values).map(String)).toEqual(Array.from(g.values).map(String)); // the same cells, split differently
+  });
+
   it('survives JSON with NaN as null', () => {
     const back = gridFromJson(JSON.parse(JSON.stringify(gridToJson(g))));
     expect(Array.from(back.values).map(String)).toEqual(Array.from(g.values).map(String));
   });
 
-  it('colours by ninths, zero apart from any write, nothing mapped apart from zero', () => {
-    expect([NaN, 0, 1e-6, 1 / 9, 0.12, 0.5, 1].map(heatLevel)).toEqual([-1, 0, 1, 1, 2, 5, 9]);
+  it('colours in 1-2-5 steps, zero apart from any write, nothing mapped apart from zero', () => {
+    expect([NaN, 0, 1e-6, 0.002, 0.0021, 0.01, 0.05, 0.06, 0.25, 0.5, 0.51, 1].map(heatLevel)).toEqual([-1, 0, 1, 1, 2, 3, 5, 6, 7, 8, 9, 9]);
   });
 });
 
