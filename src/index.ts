@@ -7,6 +7,7 @@ export { coalesce, mergeRanges, countPages, countRuns, runsToRanges } from './ra
 export { clearSoftDirty } from './proc/clear-refs.js';
 export { probePagemapScan, probeSoftDirty, probeUffdWp, type Probe } from './kernel/features.js';
 export { openBackend, autoBackend, backendAvailability } from './backends/select.js';
+export { trackBuffers, BufferTracker, type BufferScan, type TrackedBuffer } from './backends/buffer-tracker.js';
 export { doctor } from './doctor.js';
 export { scanToJson } from './report/scan-json.js';
 export { watch } from './watch/loop.js';

@@ -10,10 +10,14 @@ export function clipRegion(r: MapsRegion, start: bigint, end: bigint): MapsRegio
 }
 
 /** The parts of mapping `r` a scan reads: all of it, or what opts.range and opts.select leave. */
+const PAGE_MASK = BigInt(PAGE_SIZE - 1);
+
 export function scanParts(r: MapsRegion, opts: Pick<ScanOptions, 'range' | 'select'> = {}): MapsRegion[] {
   const { range, select } = opts;
   if (range && (r.end <= range.start || r.start >= range.end)) return [];
-  const inRange = range ? clipRegion(r, r.start > range.start ? r.start : range.start, r.end < range.end ? r.end : range.end) : r;
+  // Whole pages: a range that starts or ends inside a page takes that page (the walks read pages).
+  const rangeStart = range ? range.start & ~PAGE_MASK : 0n, rangeEnd = range ? (range.end + PAGE_MASK) & ~PAGE_MASK : 0n;
+  const inRange = range ? clipRegion(r, r.start > rangeStart ? r.start : rangeStart, r.end < rangeEnd ? r.end : rangeEnd) : r;
   if (!select) return [inRange];
   return select(r).flatMap((p) => {
     const start = p.start > inRange.start ? p.start : inRange.start;

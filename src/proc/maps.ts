@@ -3,31 +3,48 @@ import { DirtyTrackError, fromSystemError } from '../errors.js';
 import type { MapsRegion } from '../types.js';
 
 // start-end perms offset dev inode [path]; the path may contain spaces and is everything after the
-// whitespace that follows the inode.
-const LINE = /^([0-9a-f]+)-([0-9a-f]+) ([-r][-w][-x][-psS]) ([0-9a-f]+) ([0-9a-f]+:[0-9a-f]+) (\d+)(?: +(.*))?$/;
+// whitespace that follows the inode. Parsed by hand, not with a regular expression: a process can
+// have tens of thousands of mappings, and this runs on every scan (bench/, section 6).
+const PERMS = /^[-r][-w][-x][-psS]$/;
+const HEX = /^[0-9a-f]+$/;
+const DEV = /^[0-9a-f]+:[0-9a-f]+$/;
+const DECIMAL = /^\d+$/;
 const DELETED = ' (deleted)';
 
+/** A hex field as BigInt: through a double while that is exact (13 hex digits, 52 bits), which is faster. */
+function hexBig(s: string): bigint {
+  return s.length <= 13 ? BigInt(parseInt(s, 16)) : BigInt('0x' + s);
+}
+
 export function parseMapsLine(line: string): MapsRegion {
-  const m = LINE.exec(line);
-  if (!m) throw new DirtyTrackError('EIO', `unparsable maps line: ${JSON.stringify(line)}`);
-  let path = m[7] ?? '';
+  const dash = line.indexOf('-');
+  const sp1 = line.indexOf(' ', dash + 1);
+  const sp2 = sp1 < 0 ? -1 : line.indexOf(' ', sp1 + 1);
+  const sp3 = sp2 < 0 ? -1 : line.indexOf(' ', sp2 + 1);
+  const sp4 = sp3 < 0 ? -1 : line.indexOf(' ', sp3 + 1);
+  let sp5 = sp4 < 0 ? -1 : line.indexOf(' ', sp4 + 1);
+  if (sp5 < 0) sp5 = line.length;
+  const start = line.slice(0, dash), end = line.slice(dash + 1, sp1), perms = line.slice(sp1 + 1, sp2);
+  const offset = line.slice(sp2 + 1, sp3), dev = line.slice(sp3 + 1, sp4), inode = line.slice(sp4 + 1, sp5);
+  if (dash <= 0 || sp4 < 0 || !HEX.test(start) || !HEX.test(end) || !PERMS.test(perms) || !HEX.test(offset) || !DEV.test(dev) || !DECIMAL.test(inode)) {
+    throw new DirtyTrackError('EIO', `unparsable maps line: ${JSON.stringify(line)}`);
+  }
+  let p = sp5;
+  while (line.charCodeAt(p) === 32) p++;
+  let path = line.slice(p);
   const deleted = path.endsWith(DELETED);
   if (deleted) path = path.slice(0, -DELETED.length);
-  return {
-    start: BigInt('0x' + m[1]),
-    end: BigInt('0x' + m[2]),
-    perms: m[3],
-    offset: BigInt('0x' + m[4]),
-    dev: m[5],
-    inode: Number(m[6]),
-    path,
-    deleted,
-  };
+  return { start: hexBig(start), end: hexBig(end), perms, offset: hexBig(offset), dev, inode: Number(inode), path, deleted };
 }
 
 export function parseMaps(text: string): MapsRegion[] {
   const out: MapsRegion[] = [];
-  for (const line of text.split('\n')) if (line !== '') out.push(parseMapsLine(line));
+  for (let pos = 0; pos < text.length;) {
+    let nl = text.indexOf('\n', pos);
+    if (nl < 0) nl = text.length;
+    if (nl > pos) out.push(parseMapsLine(text.slice(pos, nl)));
+    pos = nl + 1;
+  }
   return out;
 }
 

@@ -26,7 +26,14 @@ describe('parseMapsLine', () => {
     expect(r.start).toBe(0xffffffffff600000n);
     expect(unscannableReason(r)).toMatch(/above the user address space/);
   });
+  it('is exact on both sides of 13 hex digits (where parsing switches from a double to BigInt)', () => {
+    const r = parseMapsLine('ffffffffff000-10000000000000 rw-p fffffffffffff 00:00 0 ');
+    expect([r.start, r.end, r.offset]).toEqual([0xffffffffff000n, 0x10000000000000n, 0xfffffffffffffn]);
+  });
   it('rejects garbage with the offending line', () => {
+    expect(() => parseMapsLine('1000-2000 rw-p 00000000 00:00')).toThrow(/unparsable maps line/);
+    expect(() => parseMapsLine('1000-2000 rwxq 00000000 00:00 0')).toThrow(/unparsable maps line/);
+    expect(() => parseMapsLine('1000-2g00 rw-p 00000000 00:00 0')).toThrow(/unparsable maps line/);
     expect(() => parseMapsLine('not a maps line')).toThrow(/unparsable maps line/);
   });
 });

@@ -12,6 +12,9 @@
  * descriptor again in /proc/PID/fd: anon_inode:[userfaultfd] whose fdinfo shows exactly these two
  * features.
  *
+ * Tracking this process itself (pid = process.pid) needs no ptrace: the descriptor is created here,
+ * and as it is the only copy, release() ends tracking as close() does.
+ *
  * Regions. Writable private mappings (anonymous, heap, stacks, private file mappings) and anonymous
  * shared ones (shmem, memfd) are registered with UFFDIO_REGISTER_MODE_WP. Not registered, and listed
  * in `skipped` with the reason: shared file mappings (their pages live in the page cache, written
@@ -60,7 +63,7 @@ import { kernelRelease } from '../../kernel/info.js';
 import { isNativeError, nativeFailure, requireNative, type NativeBinding } from '../../native/binding.js';
 import { EPERM, PagemapScanner, rangeError, SCAN_WRITTEN, SCAN_WRITTEN_POPULATED, ScanAborted, scanFailure, type RangeWalk, type ScanQuery } from '../../proc/pagemap-ioctl.js';
 import { O_CLOEXEC, O_NONBLOCK, PM_SCAN_CHECK_WPASYNC, PM_SCAN_WP_MATCHING, TRACKER_FEATURES, UFFD_FEATURE_INITIALIZED, UFFD_USER_MODE_ONLY, UFFDIO_REGISTER_MODE_WP } from '../../kernel/abi.js';
-import { probeUffdWp } from '../../kernel/features.js';
+import { probeUffdWp, userfaultfdHere } from '../../kernel/features.js';
 import { countRuns, mergeRuns } from '../../ranges.js';
 import { clipRegion, makeScanResult, regionResult, scanParts } from '../../scan-result.js';
 import type { Backend, MapsRegion, RegionResult, Runs, ScanOptions, ScanResult, SkippedRegion } from '../../types.js';
@@ -268,9 +271,15 @@ export class UffdWpBackend implements Backend {
     let fd = -1;
     let targetFd = -1;
     let created = false;
+    const self = pid === process.pid;
     try {
-      const existing = findTrackerUffds(pid)[0];
-      if (existing) {
+      const existing = self ? undefined : findTrackerUffds(pid)[0];
+      if (self) {
+        // Tracking this process itself: the descriptor is made here, without ptrace.
+        targetFd = fd = userfaultfdHere(binding);
+        created = true;
+        handshake(binding, fd, pid);
+      } else if (existing) {
         targetFd = existing.fd;
         fd = takeDescriptor(pid, targetFd);
       } else {
@@ -281,7 +290,7 @@ export class UffdWpBackend implements Backend {
       }
     } catch (err) {
       if (fd >= 0) closeSync(fd);
-      if (created) {
+      if (created && !self) {
         try {
           injectSyscall(pid, SYS.close, [BigInt(targetFd)]); // just created: still ours
         } catch {
@@ -423,7 +432,7 @@ export class UffdWpBackend implements Backend {
       closeSync(this.fd);
       this.scanner.close();
     }
-    closeInTarget(this.pid, this.targetFd, this.ino);
+    if (this.pid !== process.pid) closeInTarget(this.pid, this.targetFd, this.ino);
   }
 }
 
