@@ -169,24 +169,32 @@ export function heatmapLayout(runs: HeatRun[], limits: HeatLimits = {}): { layou
   return { layout: { pageSize: base.pageSize, rounds: n, roundsPerColumn: k, durationMs: t, rows: row, height: top, bands, processes, columns }, spans: procs };
 }
 
-/** Add the pages [s, e) to the cells of column c they fall in (parts outside every span are not drawn). */
-function addPages(acc: Float64Array, p: ProcessSpans, bands: HeatBand[], cols: number, c: number, s: number, e: number): void {
-  const { starts, spans } = p;
-  let lo = 0, hi = starts.length; // last span starting at or before s
+/** Index of the last span starting at or before page s (−1 if none). */
+function spanAt(p: ProcessSpans, s: number): number {
+  let lo = 0, hi = p.starts.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (starts[mid] <= s) lo = mid + 1;
+    if (p.starts[mid] <= s) lo = mid + 1;
     else hi = mid;
   }
-  for (let i = Math.max(0, lo - 1); i < spans.length && spans[i].s < e; i++) {
-    const sp = spans[i];
+  return lo - 1;
+}
+
+/** Add the pages [a, z), inside span sp, to the cells of column c. */
+function addInSpan(acc: Float64Array, sp: Span, band: HeatBand, cols: number, c: number, a: number, z: number): void {
+  const bucket = band.bucketPages;
+  const o1 = sp.base + a - sp.s, o2 = sp.base + z - sp.s;
+  for (let r = Math.floor(o1 / bucket); r * bucket < o2; r++) {
+    acc[(band.firstRow + r) * cols + c] += Math.min(o2, (r + 1) * bucket) - Math.max(o1, r * bucket);
+  }
+}
+
+/** Add the pages [s, e) to the cells of column c they fall in (parts outside every span are not drawn). */
+function addPages(acc: Float64Array, p: ProcessSpans, bands: HeatBand[], cols: number, c: number, s: number, e: number): void {
+  for (let i = Math.max(0, spanAt(p, s)); i < p.spans.length && p.spans[i].s < e; i++) {
+    const sp = p.spans[i];
     const a = Math.max(s, sp.s), z = Math.min(e, sp.e);
-    if (z <= a) continue;
-    const band = bands[sp.band], bucket = band.bucketPages;
-    const o1 = sp.base + a - sp.s, o2 = sp.base + z - sp.s;
-    for (let r = Math.floor(o1 / bucket); r * bucket < o2; r++) {
-      acc[(band.firstRow + r) * cols + c] += Math.min(o2, (r + 1) * bucket) - Math.max(o1, r * bucket);
-    }
+    if (z > a) addInSpan(acc, sp, bands[sp.band], cols, c, a, z);
   }
 }
 
@@ -206,8 +214,16 @@ export function heatmapGrid(run: HeatRun, made: ReturnType<typeof heatmapLayout>
       const p = byKey.get(proc.key);
       if (!p) continue;
       for (const r of proc.regions) {
-        addPages(mapped, p, layout.bands, cols, c, Number(r.start / ps), Number((r.end + ps - 1n) / ps));
-        for (let j = 0; j < r.runs.length; j += 2) addPages(written, p, layout.bands, cols, c, r.runs[j], r.runs[j + 1]);
+        const s = Number(r.start / ps), e = Number((r.end + ps - 1n) / ps);
+        addPages(mapped, p, layout.bands, cols, c, s, e);
+        const i = spanAt(p, s), sp = p.spans[i];
+        if (sp && sp.e >= e) { // the usual case: the whole mapping in one span, no search per run
+          const band = layout.bands[sp.band];
+          for (let j = 0; j < r.runs.length; j += 2) {
+            const a = Math.max(s, r.runs[j]), z = Math.min(e, r.runs[j + 1]);
+            if (z > a) addInSpan(written, sp, band, cols, c, a, z);
+          }
+        } else for (let j = 0; j < r.runs.length; j += 2) addPages(written, p, layout.bands, cols, c, r.runs[j], r.runs[j + 1]);
       }
     }
   });
