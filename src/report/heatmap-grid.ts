@@ -15,8 +15,11 @@
  */
 import type { Runs } from '../types.js';
 
-/** One mapping as one round's scan saw it; runs hold its dirty pages as page numbers. */
-export interface HeatRegion { start: bigint; end: bigint; path: string; perms: string; runs: Runs }
+/**
+ * One mapping as one round's scan saw it; runs hold its dirty pages as page numbers. With `written`
+ * (heatmap-coarsen.ts), run i stands for written[i] pages spread over it rather than all of its pages.
+ */
+export interface HeatRegion { start: bigint; end: bigint; path: string; perms: string; runs: Runs; written?: Float64Array }
 /** One process (or any keyed set of mappings) in one round: one block of bands per key. */
 export interface HeatProcess { key: string; label: string; regions: HeatRegion[] }
 /** One round: its measured interval and what each process had mapped and written. */
@@ -180,21 +183,21 @@ function spanAt(p: ProcessSpans, s: number): number {
   return lo - 1;
 }
 
-/** Add the pages [a, z), inside span sp, to the cells of column c. */
-function addInSpan(acc: Float64Array, sp: Span, band: HeatBand, cols: number, c: number, a: number, z: number): void {
+/** Add the pages [a, z), inside span sp, to the cells of column c (density: share of them written). */
+function addInSpan(acc: Float64Array, sp: Span, band: HeatBand, cols: number, c: number, a: number, z: number, density: number): void {
   const bucket = band.bucketPages;
   const o1 = sp.base + a - sp.s, o2 = sp.base + z - sp.s;
   for (let r = Math.floor(o1 / bucket); r * bucket < o2; r++) {
-    acc[(band.firstRow + r) * cols + c] += Math.min(o2, (r + 1) * bucket) - Math.max(o1, r * bucket);
+    acc[(band.firstRow + r) * cols + c] += (Math.min(o2, (r + 1) * bucket) - Math.max(o1, r * bucket)) * density;
   }
 }
 
 /** Add the pages [s, e) to the cells of column c they fall in (parts outside every span are not drawn). */
-function addPages(acc: Float64Array, p: ProcessSpans, bands: HeatBand[], cols: number, c: number, s: number, e: number): void {
+function addPages(acc: Float64Array, p: ProcessSpans, bands: HeatBand[], cols: number, c: number, s: number, e: number, density = 1): void {
   for (let i = Math.max(0, spanAt(p, s)); i < p.spans.length && p.spans[i].s < e; i++) {
     const sp = p.spans[i];
     const a = Math.max(s, sp.s), z = Math.min(e, sp.e);
-    if (z > a) addInSpan(acc, sp, bands[sp.band], cols, c, a, z);
+    if (z > a) addInSpan(acc, sp, bands[sp.band], cols, c, a, z, density);
   }
 }
 
@@ -217,13 +220,14 @@ export function heatmapGrid(run: HeatRun, made: ReturnType<typeof heatmapLayout>
         const s = Number(r.start / ps), e = Number((r.end + ps - 1n) / ps);
         addPages(mapped, p, layout.bands, cols, c, s, e);
         const i = spanAt(p, s), sp = p.spans[i];
+        const w = r.written;
         if (sp && sp.e >= e) { // the usual case: the whole mapping in one span, no search per run
           const band = layout.bands[sp.band];
           for (let j = 0; j < r.runs.length; j += 2) {
             const a = Math.max(s, r.runs[j]), z = Math.min(e, r.runs[j + 1]);
-            if (z > a) addInSpan(written, sp, band, cols, c, a, z);
+            if (z > a) addInSpan(written, sp, band, cols, c, a, z, w ? w[j >> 1] / (r.runs[j + 1] - r.runs[j]) : 1);
           }
-        } else for (let j = 0; j < r.runs.length; j += 2) addPages(written, p, layout.bands, cols, c, r.runs[j], r.runs[j + 1]);
+        } else for (let j = 0; j < r.runs.length; j += 2) addPages(written, p, layout.bands, cols, c, r.runs[j], r.runs[j + 1], w ? w[j >> 1] / (r.runs[j + 1] - r.runs[j]) : 1);
       }
     }
   });

@@ -5,6 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { gridFromJson, gridToJson, heatmapGrid, heatmapLayout, heatmapOf, heatmapSvg, type HeatGrid, type HeatRegion, type HeatRun } from '../../src/report/heatmap.js';
 import { heatLevel } from '../../src/report/heatmap-svg.js';
+import { coarsenRegion } from '../../src/report/heatmap-coarsen.js';
+import { HeatmapRecorder } from '../../src/report/heatmap.js';
+import type { ScanResult } from '../../src/types.js';
 
 const PAGE = 4096;
 /** A mapping of pages [s, e) with dirty runs given as page pairs. */
@@ -106,6 +109,46 @@ describe('heatmap grid', () => {
 
   it('colours in 1-2-5 steps, zero apart from any write, nothing mapped apart from zero', () => {
     expect([NaN, 0, 1e-6, 0.002, 0.0021, 0.01, 0.05, 0.06, 0.25, 0.5, 0.51, 1].map(heatLevel)).toEqual([-1, 0, 1, 1, 2, 3, 5, 6, 7, 8, 9, 9]);
+  });
+});
+
+describe('heatmap recorder within its memory budget', () => {
+  it('counts written pages per aligned block, exactly, clipped to the mapping', () => {
+    const r = region(1000, 1100, '', [1000, 1010, 1020, 1025, 1095, 1100]);
+    const c8 = coarsenRegion(r, 1000, 1100, 8);
+    // Blocks of 8: [1000,1008) full; [1008,1016) 2; [1016,1024) 4; [1024,1032) 1; [1088,1096) 1; [1096,1100) full.
+    expect(Array.from(c8.runs)).toEqual([1000, 1008, 1008, 1016, 1016, 1024, 1024, 1032, 1088, 1096, 1096, 1100]);
+    expect(Array.from(c8.written!)).toEqual([8, 2, 4, 1, 1, 4]);
+    const c16 = coarsenRegion(c8, 1000, 1100, 16);
+    expect(Array.from(c16.runs)).toEqual([1000, 1008, 1008, 1024, 1024, 1040, 1088, 1100]);
+    expect(Array.from(c16.written!)).toEqual([8, 6, 1, 5]);
+    // A dense region stays one run: full blocks merge.
+    const dense = coarsenRegion(region(0, 64, '', [0, 64]), 0, 64, 8);
+    expect([Array.from(dense.runs), Array.from(dense.written!)]).toEqual([[0, 64], [64]]);
+  });
+
+  it('past the budget draws the same written pages, shared out only at row edges', () => {
+    const scans = (i: number) => run.rounds[i].processes.map((p) => ({ pid: 7, pageSize: PAGE, regions: p.regions.map((x) => ({ region: { start: x.start, end: x.end, path: x.path, perms: x.perms }, runs: x.runs, dirtyPages: 0 })) }) as unknown as ScanResult);
+    const exact = new HeatmapRecorder(), small = new HeatmapRecorder(2);
+    run.rounds.forEach((r, i) => { exact.add(r.intervalMs, scans(i)); small.add(r.intervalMs, scans(i)); });
+    expect(exact.granularity).toBe(1);
+    expect(small.granularity).toBeGreaterThan(1);
+    const a = heatmapOf(exact.run(), { maxRows: 15, maxColumns: 2, bandPerMappingUpTo: 0 });
+    const b = heatmapOf(small.run(), { maxRows: 15, maxColumns: 2, bandPerMappingUpTo: 0 });
+    expect(b.layout.bands).toEqual(a.layout.bands);
+    const cols = a.layout.columns.length;
+    for (let c = 0; c < cols; c++) {
+      let wa = 0, wb = 0;
+      for (const band of a.layout.bands) for (let r = 0; r < band.rows; r++) {
+        const pages = Math.min(band.bucketPages, band.pages - r * band.bucketPages);
+        const i = (band.firstRow + r) * cols + c;
+        expect(Number.isNaN(a.values[i])).toBe(Number.isNaN(b.values[i]));
+        if (!Number.isNaN(a.values[i])) { wa += a.values[i] * pages; wb += b.values[i] * pages; }
+      }
+      expect(wb).toBeCloseTo(wa, 9);
+    }
+    expect(Array.from(b.values).map(String)).not.toEqual(Array.from(a.values).map(String)); // blocks did move pages between rows
+    expect(small.svg('t')).toContain(`counted per ${small.granularity}-page block`);
   });
 });
 
