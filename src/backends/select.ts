@@ -1,4 +1,5 @@
 import { DirtyTrackError } from '../errors.js';
+import { checkProcess } from '../proc/process.js';
 import { kernelRelease } from '../kernel/info.js';
 import { probePagemapScan, probeSoftDirty, probeUffdWp, type Probe } from '../kernel/features.js';
 import { SoftDirtyBackend } from './soft-dirty.js';
@@ -45,6 +46,7 @@ export function autoBackend(): BackendName {
 }
 
 export function openBackend(pid: number, choice: BackendChoice = 'auto'): Backend {
+  checkProcess(pid); // a thread id, a kernel thread or a gone pid: one clear error before any probe
   const name = choice === 'auto' ? autoBackend() : choice;
   switch (name) {
     case 'soft-dirty': return new SoftDirtyBackend(pid);

@@ -6,7 +6,7 @@ export const DETACH_USAGE = `  detach <pid>
 export async function detachCommand(args: string[]): Promise<void> {
   const { positionals } = parseCommandArgs(args, {});
   const pid = parsePid(positionals[0]);
-  const { detachUffd } = await import('../backends/uffd-wp/backend.js');
+  const { detachUffd } = await import('../backends/uffd-wp/target-fd.js');
   const removed = detachUffd(pid);
   process.stderr.write(removed ? `detached from ${pid}: userfaultfd unregistered and closed\n` : `nothing to detach: ${pid} holds no userfaultfd\n`);
 }

@@ -56,15 +56,22 @@ export interface NativeBinding {
   uffdRegister(fd: number, start: bigint, len: bigint, mode: number): bigint;
   uffdUnregister(fd: number, start: bigint, len: bigint): void;
   uffdWriteprotect(fd: number, start: bigint, len: bigint, wp: boolean): void;
-  pidfdOpen(pid: number): number;
+  /** pidfd_open(2); flags 0, or PIDFD_THREAD (O_EXCL) for a thread id. */
+  pidfdOpen(pid: number, flags: number): number;
   /** pidfd_getfd(2): a descriptor here for the target's open file `targetFd` (close-on-exec). */
   pidfdGetfd(pidfd: number, targetFd: number): number;
   /**
    * Make thread `pid` execute system call `nr` at `syscallAddr` (the address of an existing `syscall`
    * instruction in it) under ptrace, and restore it. Returns the raw result (-errno on failure).
-   * Throws with `.stage` when the injection itself fails. x86-64 only.
+   * Throws with `.stage` when the injection itself fails. x86-64 only. `expectFilters` (-1: no check):
+   * the seccomp filters the caller checked; if the thread has another number, nothing is injected (ESTALE).
    */
-  injectSyscall(pid: number, syscallAddr: bigint, nr: number, args: bigint[], timeoutMs: number): bigint;
+  injectSyscall(pid: number, syscallAddr: bigint, nr: number, args: bigint[], timeoutMs: number, expectFilters: number): bigint;
+  /**
+   * The seccomp filters of thread `tid` (classic BPF, 8 bytes per instruction), newest first, read
+   * with PTRACE_SECCOMP_GET_FILTER while the thread is briefly stopped (needs CAP_SYS_ADMIN).
+   */
+  seccompFilters(tid: number, timeoutMs: number): Buffer[];
 }
 
 /** A test stand-in for one PAGEMAP_SCAN call: fills `out` with (start, end, categories) triples. Fails by throwing an Error with a negative `errno`, `count` and `walkEnd`. */

@@ -22,6 +22,7 @@ static const struct export_fn exports_table[] = {
     {"pidfdOpen", dt_pidfd_open},
     {"pidfdGetfd", dt_pidfd_getfd},
     {"injectSyscall", dt_inject_syscall},
+    {"seccompFilters", dt_seccomp_filters},
 };
 
 static napi_value init(napi_env env, napi_value exports) {

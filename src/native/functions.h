@@ -29,5 +29,6 @@ napi_value dt_pidfd_getfd(napi_env env, napi_callback_info info);
 
 /* inject.c */
 napi_value dt_inject_syscall(napi_env env, napi_callback_info info);
+napi_value dt_seccomp_filters(napi_env env, napi_callback_info info);
 
 #endif

@@ -13,7 +13,13 @@
  * read rax; restore the saved registers (with them the interrupted call's -ERESTART* value and
  * orig_rax, so the kernel restarts it exactly as it would have); PTRACE_DETACH. Signals that
  * arrive while stepping are held and re-delivered at detach. Only the thread given is stopped:
- * the other threads of a multi-threaded target keep running. */
+ * the other threads of a multi-threaded target keep running.
+ *
+ * seccompFilters runs the same attach-and-stop, reads the thread's seccomp filters with
+ * PTRACE_SECCOMP_GET_FILTER (needs CAP_SYS_ADMIN and a stopped tracee) into memory shared with the
+ * parent, and detaches without touching a register. injectSyscall can be given the number of filters
+ * that were checked: it then verifies, while the thread is stopped and before any register changes,
+ * that no filter was added since (seccomp filters are only ever added). */
 #define _GNU_SOURCE
 #include "functions.h"
 
@@ -25,6 +31,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/types.h>
 #include <sys/user.h>
@@ -41,6 +49,31 @@
 #ifndef PTRACE_EVENT_STOP
 #define PTRACE_EVENT_STOP 128
 #endif
+
+#ifndef PTRACE_SECCOMP_GET_FILTER
+#define PTRACE_SECCOMP_GET_FILTER 0x420c
+#endif
+
+/* The kernel caps the instructions of all filters of a thread at 32768 (MAX_INSNS_PER_PATH). */
+#define MAX_FILTER_INSNS 32768
+#define MAX_FILTERS 8192
+
+struct filters {
+  uint32_t count;
+  uint32_t total;
+  uint32_t len[MAX_FILTERS]; /* len[0] is the newest filter (index 0 of PTRACE_SECCOMP_GET_FILTER) */
+  struct sock_filter insns[MAX_FILTER_INSNS];
+};
+
+enum op { OP_INJECT, OP_FILTERS };
+
+struct job {
+  enum op op;
+  pid_t pid;
+  uint64_t sc_addr, nr, a[6];
+  int64_t expect_filters; /* OP_INJECT: -1, or the number of filters the caller checked */
+  struct filters *filters; /* OP_FILTERS: shared with the parent */
+};
 
 #define USER_CS_64 0x33 /* x86-64 user code segment; 0x23 is a 32-bit (compat) process */
 #define MAX_HELD_SIGNALS 8
@@ -76,8 +109,36 @@ static pid_t wait_tracee(pid_t pid, int *status) {
   return r;
 }
 
+/* Reads every filter of the stopped `pid` into f; 0, or -1 with errno and the step in *step. */
+static int read_filters(pid_t pid, struct filters *f, const char **step) {
+  f->count = f->total = 0;
+  for (unsigned long i = 0;; i++) {
+    long n = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, i, NULL);
+    if (n < 0 && errno == ENOENT) return 0; /* past the oldest filter */
+    *step = "ptrace(PTRACE_SECCOMP_GET_FILTER)";
+    if (n < 0) return -1;
+    if (i >= MAX_FILTERS || n > MAX_FILTER_INSNS - (long)f->total) {
+      errno = E2BIG;
+      return -1;
+    }
+    if (ptrace(PTRACE_SECCOMP_GET_FILTER, pid, i, &f->insns[f->total]) != n) return -1;
+    f->len[f->count++] = (uint32_t)n;
+    f->total += (uint32_t)n;
+  }
+}
+
+/* Whether the stopped `pid` still has exactly `expect` filters (filters are only ever added). */
+static bool same_filters(pid_t pid, int64_t expect) {
+  if (ptrace(PTRACE_SECCOMP_GET_FILTER, pid, (unsigned long)expect, NULL) >= 0) return false;
+  if (expect == 0) return true; /* EINVAL: no filter mode; EACCES: not checkable, and none were seen */
+  return errno == ENOENT && ptrace(PTRACE_SECCOMP_GET_FILTER, pid, (unsigned long)expect - 1, NULL) >= 0;
+}
+
 /* Runs in the helper. Reports progress on `out` and ends with one final report. */
-static void helper(int out, pid_t pid, uint64_t sc_addr, uint64_t nr, const uint64_t a[6]) {
+static void helper(int out, const struct job *job) {
+  pid_t pid = job->pid;
+  uint64_t sc_addr = job->sc_addr, nr = job->nr;
+  const uint64_t *a = job->a;
   struct report r = {.stage = ST_START};
   int held[MAX_HELD_SIGNALS], nheld = 0, status = 0;
   struct user_regs_struct saved, regs;
@@ -113,12 +174,21 @@ static void helper(int out, pid_t pid, uint64_t sc_addr, uint64_t nr, const uint
   r.stage = ST_STOPPED;
   send_report(out, &r);
 
+  if (job->op == OP_FILTERS) {
+    const char *step = "";
+    if (read_filters(pid, job->filters, &step) < 0) fail(out, &r, errno, step);
+    goto detach;
+  }
   if (ptrace(PTRACE_GETREGS, pid, 0, &saved) < 0) {
     fail(out, &r, errno, "ptrace(PTRACE_GETREGS)");
     goto detach;
   }
   if (saved.cs != USER_CS_64) {
     fail(out, &r, ENOEXEC, "32-bit target (x86-64 only)");
+    goto detach;
+  }
+  if (job->expect_filters >= 0 && !same_filters(pid, job->expect_filters)) {
+    fail(out, &r, ESTALE, "seccomp filters changed since they were checked");
     goto detach;
   }
   regs = saved;
@@ -203,39 +273,20 @@ static const char *stage_name(int stage) {
   }
 }
 
-/* injectSyscall(pid, syscallAddr, nr, args: bigint[6], timeoutMs) → bigint: the raw return value
- * (-errno on failure of the injected call). Throws, with .code/.errno/.syscall and .stage, when the
- * injection itself fails. */
-napi_value dt_inject_syscall(napi_env env, napi_callback_info info) {
-  napi_value argv[5], result;
-  int64_t pid, timeout_ms;
-  uint64_t sc_addr, nr, a[6];
-  if (!dt_args(env, info, 5, argv) || !dt_get_int(env, argv[0], "pid", 1, INT32_MAX, &pid) ||
-      !dt_get_u64(env, argv[1], "syscallAddr", &sc_addr) || !dt_get_u64(env, argv[2], "nr", &nr) ||
-      !dt_get_int(env, argv[4], "timeoutMs", 1, INT32_MAX, &timeout_ms))
-    return NULL;
-  bool is_array = false;
-  uint32_t len = 0;
-  NAPI_CALL(env, napi_is_array(env, argv[3], &is_array));
-  if (is_array) NAPI_CALL(env, napi_get_array_length(env, argv[3], &len));
-  if (!is_array || len != 6) return dt_throw_type(env, "argument 'args' must be an array of 6 BigInts");
-  for (uint32_t i = 0; i < 6; i++) {
-    napi_value v;
-    NAPI_CALL(env, napi_get_element(env, argv[3], i, &v));
-    if (!dt_get_u64(env, v, "args[i]", &a[i])) return NULL;
-  }
-
+/* Runs `job` in a forked helper and waits for its last report, at most timeout_ms. Returns true on
+ * success; otherwise throws the JS error (with .stage) and returns false. */
+static bool run_helper(napi_env env, const struct job *job, int64_t timeout_ms, struct report *done) {
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) < 0) return dt_throw_errno(env, errno, "pipe2");
+  if (pipe2(fds, O_CLOEXEC) < 0) return dt_throw_errno(env, errno, "pipe2"), false;
   pid_t child = fork();
   if (child < 0) {
     int err = errno;
     close(fds[0]), close(fds[1]);
-    return dt_throw_errno(env, err, "fork");
+    return dt_throw_errno(env, err, "fork"), false;
   }
   if (child == 0) {
     close(fds[0]);
-    helper(fds[1], (pid_t)pid, sc_addr, nr, a);
+    helper(fds[1], job);
     _exit(0);
   }
   close(fds[1]);
@@ -271,23 +322,79 @@ napi_value dt_inject_syscall(napi_env env, napi_callback_info info) {
   int st;
   while (waitpid(child, &st, 0) < 0 && errno == EINTR) {}
 
-  if (timed_out || last.stage != ST_DONE || last.err) {
-    char step[160];
-    int err = timed_out ? ETIMEDOUT : last.err ? last.err : EIO;
-    if (timed_out)
-      snprintf(step, sizeof step, "ptrace injection timed out after %lld ms (%s)", (long long)timeout_ms,
-               stage_name(last.stage));
-    else
-      snprintf(step, sizeof step, "%s", last.step);
-    napi_value error = dt_errno_error(env, err, step), stage;
-    if (!error) return NULL;
-    NAPI_CALL(env, napi_create_string_utf8(env, stage_name(last.stage), NAPI_AUTO_LENGTH, &stage));
-    if (!dt_set_named(env, error, "stage", stage)) return NULL;
-    NAPI_CALL(env, napi_throw(env, error));
-    return NULL;
+  if (!timed_out && last.stage == ST_DONE && !last.err) {
+    *done = last;
+    return true;
   }
-  NAPI_CALL(env, napi_create_bigint_int64(env, last.result, &result));
+  char step[160];
+  int err = timed_out ? ETIMEDOUT : last.err ? last.err : EIO;
+  if (timed_out)
+    snprintf(step, sizeof step, "ptrace injection timed out after %lld ms (%s)", (long long)timeout_ms,
+             stage_name(last.stage));
+  else
+    snprintf(step, sizeof step, "%s", last.step);
+  napi_value error = dt_errno_error(env, err, step), stage;
+  if (!error) return false;
+  if (napi_create_string_utf8(env, stage_name(last.stage), NAPI_AUTO_LENGTH, &stage) != napi_ok) return false;
+  if (!dt_set_named(env, error, "stage", stage)) return false;
+  napi_throw(env, error);
+  return false;
+}
+
+/* injectSyscall(pid, syscallAddr, nr, args: bigint[6], timeoutMs, expectFilters) → bigint: the raw
+ * return value (-errno on failure of the injected call). Throws, with .code/.errno/.syscall and
+ * .stage, when the injection itself fails. expectFilters: -1, or the seccomp filters checked. */
+napi_value dt_inject_syscall(napi_env env, napi_callback_info info) {
+  napi_value argv[6], result;
+  int64_t pid, timeout_ms, expect;
+  struct job job = {.op = OP_INJECT};
+  if (!dt_args(env, info, 6, argv) || !dt_get_int(env, argv[0], "pid", 1, INT32_MAX, &pid) ||
+      !dt_get_u64(env, argv[1], "syscallAddr", &job.sc_addr) || !dt_get_u64(env, argv[2], "nr", &job.nr) ||
+      !dt_get_int(env, argv[4], "timeoutMs", 1, INT32_MAX, &timeout_ms) ||
+      !dt_get_int(env, argv[5], "expectFilters", -1, MAX_FILTERS, &expect))
+    return NULL;
+  bool is_array = false;
+  uint32_t len = 0;
+  NAPI_CALL(env, napi_is_array(env, argv[3], &is_array));
+  if (is_array) NAPI_CALL(env, napi_get_array_length(env, argv[3], &len));
+  if (!is_array || len != 6) return dt_throw_type(env, "argument 'args' must be an array of 6 BigInts");
+  for (uint32_t i = 0; i < 6; i++) {
+    napi_value v;
+    NAPI_CALL(env, napi_get_element(env, argv[3], i, &v));
+    if (!dt_get_u64(env, v, "args[i]", &job.a[i])) return NULL;
+  }
+  job.pid = (pid_t)pid;
+  job.expect_filters = expect;
+  struct report done;
+  if (!run_helper(env, &job, timeout_ms, &done)) return NULL;
+  NAPI_CALL(env, napi_create_bigint_int64(env, done.result, &result));
   return result;
+}
+
+/* seccompFilters(tid, timeoutMs) → Buffer[]: the classic BPF programs (struct sock_filter[]) of
+ * thread `tid`, newest first, as PTRACE_SECCOMP_GET_FILTER returns them. */
+napi_value dt_seccomp_filters(napi_env env, napi_callback_info info) {
+  napi_value argv[2], list;
+  int64_t pid, timeout_ms;
+  if (!dt_args(env, info, 2, argv) || !dt_get_int(env, argv[0], "tid", 1, INT32_MAX, &pid) ||
+      !dt_get_int(env, argv[1], "timeoutMs", 1, INT32_MAX, &timeout_ms))
+    return NULL;
+  struct filters *f = mmap(NULL, sizeof *f, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (f == MAP_FAILED) return dt_throw_errno(env, errno, "mmap");
+  struct job job = {.op = OP_FILTERS, .pid = (pid_t)pid, .expect_filters = -1, .filters = f};
+  struct report done;
+  napi_value ret = NULL;
+  if (run_helper(env, &job, timeout_ms, &done) && napi_create_array_with_length(env, f->count, &list) == napi_ok) {
+    ret = list;
+    for (uint32_t i = 0, at = 0; i < f->count && ret; at += f->len[i], i++) {
+      napi_value b;
+      if (napi_create_buffer_copy(env, f->len[i] * sizeof f->insns[0], &f->insns[at], NULL, &b) != napi_ok ||
+          napi_set_element(env, list, i, b) != napi_ok)
+        ret = NULL;
+    }
+  }
+  munmap(f, sizeof *f);
+  return ret;
 }
 
 #else /* not x86-64: register layout and instruction differ; no injection */
@@ -295,5 +402,9 @@ napi_value dt_inject_syscall(napi_env env, napi_callback_info info) {
 napi_value dt_inject_syscall(napi_env env, napi_callback_info info) {
   (void)info;
   return dt_throw_errno(env, ENOSYS, "injectSyscall (x86-64 only)");
+}
+napi_value dt_seccomp_filters(napi_env env, napi_callback_info info) {
+  (void)info;
+  return dt_throw_errno(env, ENOSYS, "seccompFilters (x86-64 only)");
 }
 #endif

@@ -14,12 +14,15 @@
 #define SYS_pidfd_getfd 438
 #endif
 
-/* pidfdOpen(pid) → pidfd (close-on-exec) */
+/* pidfdOpen(pid, flags) → pidfd (close-on-exec). flags: 0, or PIDFD_THREAD (O_EXCL, Linux 6.9+) for
+ * one thread, e.g. a live thread of a process whose leader has exited (its descriptor table is gone). */
 napi_value dt_pidfd_open(napi_env env, napi_callback_info info) {
-  napi_value argv[1], result;
-  int64_t pid;
-  if (!dt_args(env, info, 1, argv) || !dt_get_int(env, argv[0], "pid", 1, INT32_MAX, &pid)) return NULL;
-  long fd = syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  napi_value argv[2], result;
+  int64_t pid, flags;
+  if (!dt_args(env, info, 2, argv) || !dt_get_int(env, argv[0], "pid", 1, INT32_MAX, &pid) ||
+      !dt_get_int(env, argv[1], "flags", 0, INT32_MAX, &flags))
+    return NULL;
+  long fd = syscall(SYS_pidfd_open, (pid_t)pid, (unsigned int)flags);
   if (fd < 0) return dt_throw_errno(env, errno, "pidfd_open");
   NAPI_CALL(env, napi_create_int32(env, (int32_t)fd, &result));
   return result;

@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { DirtyTrackError, fromSystemError, noSuchProcess } from '../errors.js';
+import { isAlive, isStopped, threadStates } from './process.js';
 
 const sleepArray = new Int32Array(new SharedArrayBuffer(4));
 /** Synchronous sleep: the freeze window must not yield to the event loop. */
@@ -7,51 +7,36 @@ export function sleepSync(ms: number): void {
   Atomics.wait(sleepArray, 0, 0, ms);
 }
 
-function taskStates(pid: number): string[] {
-  const states: string[] = [];
-  let tids: string[];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch (err) {
-    throw fromSystemError(err, `cannot list threads of ${pid}`, pid);
-  }
-  for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      states.push(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
-    } catch {
-      // thread exited meanwhile
-    }
-  }
-  return states;
-}
+/** Processes this tracker stopped itself (and so may resume). One already stopped is never resumed. */
+const stoppedHere = new Set<number>();
 
-/** Whether the process has exited (gone, or a zombie waiting to be reaped). */
+/** Whether the process has exited (gone, or no thread left running). */
 export function processGone(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state === 'Z' || state === 'X';
-  } catch {
-    return true;
-  }
+  return !isAlive(pid);
 }
 
 /**
  * Stop every thread of `pid` with SIGSTOP, as CRIU freezes a task before it reads and clears soft-dirty:
  * a write between the scan and the clear would otherwise be lost. Returns once all threads are stopped.
+ * A process found stopped already (SIGSTOP, job control, a debugger) is frozen as it is: no signal is
+ * sent (a debugger would see it), and thaw() leaves it stopped. Returns whether it was stopped here.
  */
-export function freeze(pid: number, timeoutMs = 2000): void {
+export function freeze(pid: number, timeoutMs = 2000): boolean {
+  if (isStopped(pid)) return false;
   try {
     process.kill(pid, 'SIGSTOP');
   } catch (err) {
     throw fromSystemError(err, `cannot stop ${pid}`, pid);
   }
+  stoppedHere.add(pid);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const states = taskStates(pid);
-    if (states.length === 0 || states.every((s) => s === 'Z' || s === 'X')) throw noSuchProcess(pid, 'exited');
-    if (states.every((s) => s === 'T' || s === 't' || s === 'Z' || s === 'X')) return;
+    const live = threadStates(pid).filter((t) => t.state !== 'Z' && t.state !== 'X');
+    if (live.length === 0) {
+      stoppedHere.delete(pid);
+      throw noSuchProcess(pid, 'exited');
+    }
+    if (live.every((t) => t.state === 'T' || t.state === 't')) return true;
     if (Date.now() > deadline) {
       thaw(pid);
       throw new DirtyTrackError('ETIMEDOUT', `threads of ${pid} did not stop within ${timeoutMs} ms`, { pid });
@@ -60,7 +45,9 @@ export function freeze(pid: number, timeoutMs = 2000): void {
   }
 }
 
+/** Resume `pid` if freeze() stopped it; a process found stopped stays stopped. */
 export function thaw(pid: number): void {
+  if (!stoppedHere.delete(pid)) return;
   try {
     process.kill(pid, 'SIGCONT');
   } catch {

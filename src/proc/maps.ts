@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { DirtyTrackError, fromSystemError } from '../errors.js';
 import type { MapsRegion } from '../types.js';
+import { memDir } from './process.js';
 
 // start-end perms offset dev inode [path]; the path may contain spaces and is everything after the
 // whitespace that follows the inode. Parsed by hand, not with a regular expression: a process can
@@ -49,7 +50,7 @@ export function parseMaps(text: string): MapsRegion[] {
 }
 
 export function readMaps(pid: number | 'self'): MapsRegion[] {
-  const path = `/proc/${pid}/maps`;
+  const path = `${memDir(pid)}/maps`;
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -3,6 +3,7 @@ import { constants } from 'node:os';
 import { DirtyTrackError, fromSystemError, invalidArgument, noSuchProcess } from '../errors.js';
 import { errnoError, isNativeError, nativeFailure, requireNative, type FakeScanIoctl, type NativeError } from '../native/binding.js';
 import { PAGE_IS } from '../kernel/abi.js';
+import { memDir } from './process.js';
 import type { Runs } from '../types.js';
 
 /** Which pages a scan matches (Documentation/admin-guide/mm/pagemap.rst, "PAGEMAP_SCAN"). */
@@ -115,7 +116,7 @@ export class PagemapScanner {
 
   constructor(readonly pid: number | 'self', private readonly vecRegions = VECTOR_REGIONS) {
     const binding = requireNative('PAGEMAP_SCAN');
-    const path = `/proc/${pid}/pagemap`;
+    const path = `${memDir(pid)}/pagemap`;
     try {
       this.fd = openSync(path, 'r');
     } catch (err) {

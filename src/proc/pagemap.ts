@@ -1,8 +1,9 @@
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { DirtyTrackError, fromSystemError, noSuchProcess } from '../errors.js';
 import { HI_PRESENT_OR_SWAPPED, HI_SOFT_DIRTY } from './pagemap-entry.js';
 import { RangeBuilder } from '../ranges.js';
 import { errnoError, native } from '../native/binding.js';
+import { isAlive, memDir } from './process.js';
 import type { Runs } from '../types.js';
 
 /** Entries per pread: 64K entries = 512 KiB, as tools/mm/page-types.c does. Bounds memory for any address-space size. */
@@ -34,7 +35,7 @@ export class PagemapReader {
   private readonly hi: Int32Array;
 
   constructor(readonly pid: number | 'self', chunkEntries = CHUNK_ENTRIES) {
-    const path = `/proc/${pid}/pagemap`;
+    const path = `${memDir(pid)}/pagemap`;
     try {
       this.fd = openSync(path, 'r');
     } catch (err) {
@@ -65,7 +66,7 @@ export class PagemapReader {
     const path = `/proc/${this.pid}/pagemap`;
     if (err !== undefined) return fromSystemError(err, `cannot read ${path}`, this.pidNumber(), path);
     // The mm is gone when the process exited mid-scan: the kernel then returns 0 bytes.
-    if (this.pid !== 'self' && !existsSync(`/proc/${this.pid}/stat`)) {
+    if (this.pid !== 'self' && !isAlive(this.pid)) {
       return noSuchProcess(this.pid, 'exited during the scan');
     }
     return new DirtyTrackError('EIO', `short read of ${path} at page 0x${page.toString(16)}: ${got} of ${want} bytes`, { pid: this.pidNumber(), syscall: 'pread' });

@@ -20,7 +20,7 @@ describe('native addon', () => {
   it('is built and loaded (npm install / npm run build:native)', () => {
     expect(nativeStatus()).toEqual({ loaded: true });
     expect(Object.keys(n).sort()).toEqual(
-      ['bufferAddress', 'injectSyscall', 'pagemapReadWalk', 'pagemapScan', 'pagemapScanWalk', 'pidfdGetfd', 'pidfdOpen', 'uffdApi', 'uffdRegister', 'uffdUnregister', 'uffdWriteprotect', 'userfaultfd'].sort(),
+      ['bufferAddress', 'injectSyscall', 'pagemapReadWalk', 'pagemapScan', 'pagemapScanWalk', 'pidfdGetfd', 'pidfdOpen', 'seccompFilters', 'uffdApi', 'uffdRegister', 'uffdUnregister', 'uffdWriteprotect', 'userfaultfd'].sort(),
     );
   });
 
@@ -34,12 +34,12 @@ describe('native addon', () => {
 
   it('rejects wrong arguments with TypeError before any system call', () => {
     expect(() => (n.pidfdOpen as any)()).toThrow(TypeError);
-    expect(() => (n.pidfdOpen as any)('1')).toThrow(/pid/);
-    expect(() => n.pidfdOpen(1.5)).toThrow(TypeError);
+    expect(() => (n.pidfdOpen as any)('1', 0)).toThrow(/pid/);
+    expect(() => n.pidfdOpen(1.5, 0)).toThrow(TypeError);
     expect(() => n.uffdRegister(-1, 0n, 4096n, 2)).toThrow(TypeError);
     expect(() => n.uffdRegister(0, -1n, 4096n, 2)).toThrow(/start/);
     expect(() => n.pagemapScan(0, 0n, 4096n, 0, 0, 0, 0, 0, 0, new Uint32Array(3) as any)).toThrow(/BigUint64Array/);
-    expect(() => n.injectSyscall(1, 0n, 39, [0n], 1000)).toThrow(/6 BigInts/);
+    expect(() => n.injectSyscall(1, 0n, 39, [0n], 1000, -1)).toThrow(/6 BigInts/);
   });
 
   it('failed system calls throw Node-style errors: code, negative errno, syscall', () => {
@@ -51,7 +51,7 @@ describe('native addon', () => {
     } finally {
       closeSync(devnull);
     }
-    expect(thrown(() => n.pidfdOpen(2 ** 22 + 12345))).toMatchObject({ code: 'ESRCH', errno: -3, syscall: 'pidfd_open' });
+    expect(thrown(() => n.pidfdOpen(2 ** 22 + 12345, 0))).toMatchObject({ code: 'ESRCH', errno: -3, syscall: 'pidfd_open' });
     expect(thrown(() => n.uffdWriteprotect(1 << 20, 0n, 4096n, true))).toMatchObject({ code: 'EBADF', syscall: 'ioctl(UFFDIO_WRITEPROTECT)' });
   });
 
@@ -84,7 +84,7 @@ describe('native addon', () => {
   });
 
   it('pidfdGetfd copies a descriptor of another process (here: our own stdin)', () => {
-    const pidfd = n.pidfdOpen(process.pid);
+    const pidfd = n.pidfdOpen(process.pid, 0);
     try {
       const fd = n.pidfdGetfd(pidfd, 0);
       expect(fd).toBeGreaterThan(2);

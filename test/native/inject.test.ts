@@ -2,7 +2,8 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DirtyTrackError } from '../../src/errors.js';
-import { findSyscallInstruction, injectSyscall, SYS, tracerOf } from '../../src/backends/uffd-wp/inject.js';
+import { findSyscallInstruction, injectSyscall, SYS } from '../../src/backends/uffd-wp/inject.js';
+import { tracerOf } from '../../src/proc/process.js';
 import { readMaps } from '../../src/proc/maps.js';
 import { readMem } from './helpers.js';
 import { exitAll, fixture, processState, sleep, spawnTarget } from './helpers.js';

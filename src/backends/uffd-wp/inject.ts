@@ -1,6 +1,8 @@
-import { closeSync, openSync, readFileSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { codeForErrno, DirtyTrackError, errnoName, fromSystemError, invalidArgument, noSuchProcess } from '../../errors.js';
 import { readMaps } from '../../proc/maps.js';
+import { elfClass, liveThread, memDir, tracerOf } from '../../proc/process.js';
+import { requireInjectable } from '../../proc/seccomp.js';
 import { isNativeError, requireNative } from '../../native/binding.js';
 
 /**
@@ -14,43 +16,14 @@ export const SYS = { close: 3, userfaultfd: 323 } as const;
 export interface InjectOptions {
   /** Give up (and leave the target as it was) when it has not stopped within this time. */
   timeoutMs?: number;
+  /** Accept a seccomp filter that answers the call with SECCOMP_RET_ERRNO (the call then fails; default true). */
+  errnoOk?: boolean;
+  /** Only check that the call may be injected (throws like a real injection); inject nothing and return 0. */
+  checkOnly?: boolean;
 }
 
-/** The tracer of `pid` (0 when none), from /proc/PID/status. */
-export function tracerOf(pid: number): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Number(/^TracerPid:\s*(\d+)$/m.exec(status)?.[1] ?? 0);
-  } catch (err) {
-    throw fromSystemError(err, `cannot read /proc/${pid}/status`, pid);
-  }
-}
-
-/**
- * The thread to inject into: the thread-group leader, unless it is a zombie (a leader that called
- * pthread_exit while other threads run), which can never stop; then the first live thread. All
- * threads share the descriptor table, so the result is the same.
- */
-export function injectionThread(pid: number): number {
-  const state = (tid: number) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    } catch {
-      return 'X';
-    }
-  };
-  if (!'ZX'.includes(state(pid))) return pid;
-  let tids: number[];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`).map(Number);
-  } catch (err) {
-    throw fromSystemError(err, `cannot list /proc/${pid}/task`, pid);
-  }
-  const live = tids.find((t) => !'ZX'.includes(state(t)));
-  if (live === undefined) throw noSuchProcess(pid, 'no live thread');
-  return live;
-}
+/** Names for refusals and messages. */
+const CALL_NAMES: Record<number, string> = { [SYS.close]: 'close', [SYS.userfaultfd]: 'userfaultfd' };
 
 /**
  * Address of the bytes 0f 05 (`syscall`) in an executable mapping of `pid`: the [vdso] first (always
@@ -61,7 +34,7 @@ export function injectionThread(pid: number): number {
 export function findSyscallInstruction(pid: number): bigint {
   const maps = readMaps(pid).filter((r) => r.perms[2] === 'x' && r.path !== '[vsyscall]');
   maps.sort((a, b) => Number(b.path === '[vdso]') - Number(a.path === '[vdso]'));
-  const path = `/proc/${pid}/mem`;
+  const path = `${memDir(pid)}/mem`;
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -101,13 +74,18 @@ export function injectSyscall(pid: number, nr: number, args: bigint[] = [], opts
   if (!Number.isSafeInteger(pid) || pid <= 0) throw invalidArgument(`bad pid ${pid}`);
   if (pid === process.pid) throw new DirtyTrackError('EPERM', 'cannot inject a system call into the tracker itself', { pid });
   if (args.length > 6) throw invalidArgument('at most 6 system-call arguments');
+  if (elfClass(pid) === 32) throw new DirtyTrackError('ENOTSUP', `${pid} is a 32-bit program: injection (the uffd-wp backend) supports x86-64 programs only; use soft-dirty on a kernel with CONFIG_MEM_SOFT_DIRTY`, { pid });
   const tracer = tracerOf(pid);
   if (tracer !== 0) throw alreadyTraced(pid, tracer);
-  const tid = injectionThread(pid);
+  const tid = liveThread(pid);
+  if (tid === undefined) throw noSuchProcess(pid, 'no live thread');
   const at = findSyscallInstruction(pid);
   const full = [...args, 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6).map((a) => BigInt.asUintN(64, a));
+  // Seccomp first: a filter may kill or signal the target for this very call.
+  const verdict = requireInjectable(pid, tid, { name: CALL_NAMES[nr] ?? `system call ${nr}`, nr, args: full }, at, opts.errnoOk ?? true);
+  if (opts.checkOnly) return 0n;
   try {
-    return binding.injectSyscall(tid, at, nr, full, opts.timeoutMs ?? 5000);
+    return binding.injectSyscall(tid, at, nr, full, opts.timeoutMs ?? 5000, verdict.mode === 2 ? verdict.filters : 0);
   } catch (err) {
     if (!isNativeError(err)) throw err;
     const stage = err.stage ? ` [${err.stage}]` : '';
@@ -122,6 +100,8 @@ export function injectSyscall(pid: number, nr: number, args: bigint[] = [], opts
       );
     }
     if (err.code === 'ESRCH') throw noSuchProcess(pid, err.syscall, { syscall: err.syscall, errno: err.errno, cause: err });
+    if (err.code === 'ENOEXEC') throw new DirtyTrackError('ENOTSUP', `${pid} runs 32-bit code: injection (the uffd-wp backend) supports x86-64 only`, { pid, cause: err });
+    if (err.code === 'ESTALE') throw new DirtyTrackError('EIO', `${pid} installed a seccomp filter while dirtytrack checked them: nothing was injected; try again`, { pid, cause: err });
     throw new DirtyTrackError(codeForErrno(err.code), `cannot inject a system call into ${pid}: ${err.message}${stage}`, { pid, syscall: err.syscall, errno: err.errno, cause: err });
   }
 }

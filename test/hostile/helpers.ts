@@ -1,0 +1,64 @@
+// Shared by the hostile-target tests: spawn workloads/hostile/ targets and check them afterwards.
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { expect } from 'vitest';
+import { Target, WORKLOAD_DIR } from '../../experiments/lib/target.js';
+import { processState } from '../native/helpers.js';
+import type { ScanResult } from '../../src/types.js';
+
+export { exitAll, processState, sleep } from '../native/helpers.js';
+
+let built = false;
+const live: Target[] = [];
+
+/** Spawn workloads/bin/hostile-NAME (built if needed); exitAllHostile() cleans up. */
+export async function spawnHostile(name: string, args: string[] = []): Promise<Target> {
+  if (!built) execFileSync('make', ['-s', '-C', WORKLOAD_DIR], { stdio: 'inherit' });
+  built = true;
+  const t = await Target.spawn(`hostile-${name}`, args);
+  live.push(t);
+  return t;
+}
+
+export async function exitAllHostile(): Promise<void> {
+  for (const t of live.splice(0)) {
+    try {
+      process.kill(t.pid, 'SIGCONT');
+    } catch {
+      // gone
+    }
+    await t.exit();
+  }
+}
+
+/** Inode numbers of the userfaultfds `pid` holds. */
+export function uffdInodes(pid: number): number[] {
+  const out: number[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[userfaultfd]') out.push(statSync(`/proc/${pid}/fd/${fd}`).ino);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
+/** The target is alive, not traced, and its own check finds its memory as it wrote it. */
+export async function expectUnharmed(t: Target, check = 'check'): Promise<void> {
+  expect(processState(t.pid)).not.toMatch(/^(Z|X|gone)$/);
+  const reply = await t.command(check);
+  expect(reply).toMatchObject({ event: 'ok', cmd: 'check', intact: true, bad: 0 });
+}
+
+/** Pages of a scan inside the target's region `main`, as absolute page numbers. */
+export function pagesIn(t: Target, scan: ScanResult, name = 'main'): Set<number> {
+  const r = t.region(name);
+  const out = new Set<number>();
+  for (const { runs } of scan.regions) {
+    for (let i = 0; i < runs.length; i += 2) {
+      for (let p = runs[i]; p < runs[i + 1]; p++) if (p >= r.startPage && p < r.startPage + r.pages) out.add(p);
+    }
+  }
+  return out;
+}

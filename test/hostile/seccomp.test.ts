@@ -1,0 +1,88 @@
+// Issue 9 §1: a seccomp'd target is never harmed. Before injecting, dirtytrack reads the thread's
+// filters and evaluates them for the exact call; it injects only where they answer ALLOW (or ERRNO).
+import { afterEach, describe, expect, it } from 'vitest';
+import { openBackend } from '../../src/backends/select.js';
+import { native } from '../../src/native/binding.js';
+import { evaluateFilters, AUDIT_ARCH_X86_64 } from '../../src/proc/seccomp-bpf.js';
+import { tracerOf } from '../../src/proc/process.js';
+import { SYS } from '../../src/backends/uffd-wp/inject.js';
+import { dirtytrack } from '../helpers/cli.js';
+import { exitAllHostile, expectUnharmed, pagesIn, spawnHostile, uffdInodes } from './helpers.js';
+
+afterEach(exitAllHostile);
+
+const UFFD_FLAGS = 0o2000000n | 0o4000n; // O_CLOEXEC | O_NONBLOCK, as dirtytrack injects it
+
+/** What the kernel's own copy of the target's filters says about the injected userfaultfd(). */
+function kernelFiltersSay(pid: number): string {
+  const progs = native()!.seccompFilters(pid, 5000);
+  return evaluateFilters(progs, { nr: SYS.userfaultfd, arch: AUDIT_ARCH_X86_64, ip: 0n, args: [UFFD_FLAGS, 0n, 0n, 0n, 0n, 0n] }).action;
+}
+
+describe('seccomp: refused before anything is injected', () => {
+  for (const action of ['kill_process', 'kill_thread', 'trap', 'trace', 'user_notif', 'log']) {
+    it(`SECCOMP_RET_${action.toUpperCase()} on userfaultfd(): exit 5 naming seccomp and the action; the target is untouched`, async () => {
+      const t = await spawnHostile('seccomp-target', ['--action', action]);
+      expect(kernelFiltersSay(t.pid)).toBe(action.toUpperCase());
+      const r = await dirtytrack('scan', String(t.pid), '--backend', 'uffd-wp');
+      expect(r.code).toBe(5);
+      expect(r.stderr).toContain(`seccomp filter that answers userfaultfd() with SECCOMP_RET_${action.toUpperCase()}`);
+      expect(r.stderr).toMatch(/soft-dirty/); // what to do instead
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      await expectUnharmed(t);
+      expect((await t.command('status')).sigsys).toBe(0);
+      expect(uffdInodes(t.pid)).toEqual([]);
+      expect(tracerOf(t.pid)).toBe(0);
+    });
+  }
+
+  it('SECCOMP_RET_ERRNO: the call fails inside the target (exit 4, as a permission error) and it carries on', async () => {
+    const t = await spawnHostile('seccomp-target', ['--action', 'errno']);
+    expect(kernelFiltersSay(t.pid)).toBe('ERRNO');
+    const r = await dirtytrack('scan', String(t.pid), '--backend', 'uffd-wp');
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/userfaultfd\(\) failed inside \d+: EPERM/);
+    await expectUnharmed(t);
+    expect(uffdInodes(t.pid)).toEqual([]);
+  });
+
+  it('a filter that would not let the descriptor be closed again (close → ERRNO): refused before it is created', async () => {
+    const t = await spawnHostile('seccomp-target', ['--action', 'errno', '--call', 'close']);
+    const r = await dirtytrack('clear', String(t.pid), '--backend', 'uffd-wp');
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain('answers close() with SECCOMP_RET_ERRNO');
+    await expectUnharmed(t);
+    expect(uffdInodes(t.pid)).toEqual([]);
+  });
+
+  it('filters that cannot be read (no CAP_SYS_ADMIN): refused, exit 5', async () => {
+    const t = await spawnHostile('seccomp-target', ['--action', 'allow']);
+    const { execa } = await import('execa');
+    const { ROOT } = await import('../helpers/cli.js');
+    const r = await execa('setpriv', ['--inh-caps=-sys_admin', '--bounding-set=-sys_admin', process.execPath, '--import', 'tsx', ROOT + 'src/cli/bin.ts', 'scan', String(t.pid), '--backend', 'uffd-wp'], { reject: false, cwd: ROOT });
+    expect(r.exitCode).toBe(5);
+    expect(String(r.stderr)).toMatch(/seccomp filters that cannot be read \(reading them needs CAP_SYS_ADMIN\)/);
+    await expectUnharmed(t);
+    expect(uffdInodes(t.pid)).toEqual([]);
+  });
+});
+
+describe('seccomp: a filter that allows the calls', () => {
+  it('is tracked exactly, and close() leaves nothing behind', async () => {
+    const t = await spawnHostile('seccomp-target', ['--action', 'allow']);
+    expect(kernelFiltersSay(t.pid)).toBe('ALLOW');
+    const b = openBackend(t.pid, 'uffd-wp');
+    try {
+      b.clear();
+      for (let i = 0; i < 3; i++) {
+        const truth = await t.write();
+        expect(pagesIn(t, b.scan({ reset: true }))).toEqual(truth);
+      }
+    } finally {
+      b.close();
+    }
+    expect(uffdInodes(t.pid)).toEqual([]);
+    await expectUnharmed(t);
+    expect((await t.command('status')).sigsys).toBe(0);
+  });
+});
