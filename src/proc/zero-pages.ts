@@ -2,14 +2,16 @@
  * How many pages of some mappings hold only zeros: what a hypervisor's round 0 sends almost free.
  * Pages the pagemap shows neither present nor swapped read as zero without touching them (reading
  * them through /proc/PID/mem would map the zero page into the target). Present pages are read through
- * /proc/PID/mem, which leaves the target as it was. Swapped pages are counted as not zero, unread (a
- * read would swap them in).
+ * /proc/PID/mem, which leaves the target as it was. Pagemap also flags as swapped the markers
+ * userfaultfd write-protection leaves on unpopulated pages (uffd-wp tracking, ours included): with no
+ * swap active those are holes, so zero; with swap they are counted as not zero, unread (a read would
+ * swap real ones in).
  *
  * Cost: `full` reads every present page (the whole guest RAM: about as long as reading that much
  * memory, a fraction of a second per GiB); `sample` reads `samplePages` pages chosen uniformly and
  * reports the zero fraction with its 95 % binomial interval (±1.96·√(p(1−p)/n) of all pages).
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { fromSystemError } from '../errors.js';
 import { PagemapReader } from './pagemap.js';
 
@@ -29,6 +31,15 @@ const PRESENT = 1n << 63n;
 const SWAPPED = 1n << 62n;
 const BATCH_PAGES = 256; // 1 MiB reads
 
+/** Whether any swap area is active (/proc/swaps lists more than its header). */
+function swapActive(): boolean {
+  try {
+    return readFileSync('/proc/swaps', 'utf8').trim().split('\n').length > 1;
+  } catch {
+    return true; // cannot tell: count swapped-flagged pages as not zero
+  }
+}
+
 export function countZeroPages(pid: number, ranges: Array<{ start: bigint; end: bigint }>, opts: { samplePages?: number } = {}): ZeroPageCount {
   const started = performance.now();
   const memPath = `/proc/${pid}/mem`;
@@ -39,6 +50,8 @@ export function countZeroPages(pid: number, ranges: Array<{ start: bigint; end: 
     throw fromSystemError(err, `cannot open ${memPath}`, pid, memPath);
   }
   const pagemap = new PagemapReader(pid);
+  // A non-present page reads as zero unless it may really be swapped out.
+  const hole = swapActive() ? PRESENT | SWAPPED : PRESENT;
   const zero = Buffer.alloc(PAGE);
   const buf = Buffer.allocUnsafe(BATCH_PAGES * PAGE);
   const isZero = (o: number) => buf.subarray(o, o + PAGE).equals(zero);
@@ -55,7 +68,7 @@ export function countZeroPages(pid: number, ranges: Array<{ start: bigint; end: 
         let k = Math.floor(Math.random() * total);
         const r = pageRanges.find((x) => (k < x.count ? true : ((k -= x.count), false)))!;
         const entry = pagemap.entries(r.first + k, 1)[0]!;
-        if ((entry & (PRESENT | SWAPPED)) === 0n) zeros++;
+        if ((entry & hole) === 0n) zeros++;
         else if (entry & PRESENT) {
           readPages++;
           if (readSync(mem, buf, 0, PAGE, (r.first + k) * PAGE) === PAGE && isZero(0)) zeros++;
@@ -73,7 +86,7 @@ export function countZeroPages(pid: number, ranges: Array<{ start: bigint; end: 
         for (let i = 0; i < n; ) {
           const e = entries[i]!;
           if (!(e & PRESENT)) {
-            if (!(e & SWAPPED)) zeroPages++;
+            if ((e & hole) === 0n) zeroPages++;
             i++;
             continue;
           }

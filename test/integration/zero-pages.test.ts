@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { openBackend } from '../../src/backends/select.js';
 import { PagemapReader } from '../../src/proc/pagemap.js';
 import { countZeroPages } from '../../src/proc/zero-pages.js';
 import { Target } from '../../experiments/lib/target.js';
@@ -22,6 +23,20 @@ describe('countZeroPages', () => {
     const c = countZeroPages(target.pid, [range]);
     expect(c).toMatchObject({ pages: 64, zeroPages: 61, readPages: 13, sampled: false });
     expect(presentPages(target.pid, main.startPage, 64)).toBe(13);
+  });
+
+  it('holes that uffd-wp tracking marked (pagemap flags them swapped) still count as zero', async () => {
+    target = await Target.spawn('scenario', ['--pages', '64']);
+    const main = target.regions[0]!;
+    await target.command('write 1,3,5');
+    const tracker = openBackend(target.pid, 'uffd-wp');
+    try {
+      tracker.clear();
+      const c = countZeroPages(target.pid, [{ start: main.start, end: main.start + BigInt(main.size) }]);
+      expect(c).toMatchObject({ pages: 64, zeroPages: 61, readPages: 3 });
+    } finally {
+      tracker.close();
+    }
   });
 
   it('samples: the estimate lies within its stated interval of the truth', async () => {

@@ -1,87 +1,86 @@
 import { describe, expect, it } from 'vitest';
 import { estimatePrecopy, QEMU_DEFAULTS } from '../../src/watch/precopy.js';
 
-const MiB = 2 ** 20;
+// Small numbers so every step can be followed by hand: bandwidth 100 B/s, steps of 0.1 s (10 B),
+// downtime budget 500 ms → threshold 50 B; pageSize 1 and no headers unless said.
+const base = { residentBytes: 1000, dirtyBytesPerSec: 10, workingSetBytes: 1e9, bandwidthBytesPerSec: 100, maxDowntimeMs: 500, pageSize: 1 };
 
-describe('pre-copy estimate: the classic model', () => {
-  it('converges when the dirty rate is well below bandwidth, in the geometric number of rounds', () => {
-    // 1 GiB at 100 MiB/s with 10 MiB/s dirtied: each round is a tenth of the last.
-    const e = estimatePrecopy({ residentBytes: 1024 * MiB, dirtyBytesPerSec: 10 * MiB, workingSetBytes: 512 * MiB, bandwidthBytesPerSec: 100 * MiB, maxDowntimeMs: 300 });
+describe('pre-copy estimate, stepped as QEMU runs it', () => {
+  it('converges: syncs start below the threshold, and the final bytes sit just under it', () => {
+    // Round 0: 96 steps leave 40 B < 50 at t = 9.6 s → sync adds 96 B dirtied: 136.
+    // 9 steps leave 46 → sync adds 9 (0.9 s): 55 ≥ 50 → 1 step leaves 45 → sync adds 1: 46 < 50 → stop.
+    const e = estimatePrecopy(base);
     expect(e.converges).toBe(true);
-    // 1024 → 102.4 → 10.24 MiB; 10.24 MiB at 100 MiB/s = 102 ms ≤ 300 ms.
-    expect(e.rounds).toBe(2);
-    expect(e.finalBytes).toBeCloseTo(10.24 * MiB, 0);
-    expect(e.downtimeMs).toBeCloseTo(102.4, 1);
-    // 10.24 s + 1.024 s + 0.1024 s; 1024 + 102.4 + 10.24 MiB.
-    expect(e.totalSeconds).toBeCloseTo(11.3664, 4);
-    expect(e.transferredBytes / MiB).toBeCloseTo(1136.64, 2);
-    expect(e.roundBytes.map((b) => b / MiB)).toEqual([1024, expect.closeTo(102.4, 6)]);
+    expect(e.rounds).toBe(3);
+    expect(e.dirtySyncs).toBe(5); // setup + 3 + completion
+    expect(e.finalBytes).toBeCloseTo(46, 9);
+    expect(e.downtimeMs).toBeCloseTo(460, 6);
+    expect(e.totalSeconds).toBeCloseTo(10.6 + 0.46, 9);
+    expect(e.transferredBytes).toBeCloseTo(1060 + 46, 9);
   });
 
-  it('does not converge when the rounds stop shrinking above the budget: the working set is left', () => {
-    // 1024 MiB in 10.24 s dirties min(2048, 256) = 256 MiB; 256 MiB in 2.56 s dirties 256 MiB again: steady.
-    const e = estimatePrecopy({ residentBytes: 1024 * MiB, dirtyBytesPerSec: 200 * MiB, workingSetBytes: 256 * MiB, bandwidthBytesPerSec: 100 * MiB, maxDowntimeMs: 300 });
+  it('never converges when what is left after a sync stops shrinking', () => {
+    // Rate 150 B/s over a 300 B working set. Round 0 as above → 40 + 300 = 340; 30 steps leave 40 → + 300 = 340 again.
+    const e = estimatePrecopy({ ...base, dirtyBytesPerSec: 150, workingSetBytes: 300 });
     expect(e.converges).toBe(false);
     expect(e.rounds).toBe(2);
-    expect(e.finalBytes).toBe(256 * MiB);
-    expect(e.downtimeMs).toBeCloseTo(2560);
-    expect(e.expectedDowntimeMs).toBeCloseTo(2560);
-    expect(e.totalSeconds).toBeCloseTo(10.24 + 2.56 + 2.56);
-    expect(e.transferredBytes).toBe((1024 + 256 + 256) * MiB);
+    expect(e.finalBytes).toBe(340);
+    expect(e.expectedDowntimeMs).toBeCloseTo(3400, 9);
+    expect(e.totalSeconds).toBeCloseTo(9.6 + 3.0 + 3.4, 9);
+    expect(e.transferredBytes).toBeCloseTo(960 + 300 + 340, 9);
   });
 
-  it('converges above bandwidth when the working set fits the budget', () => {
-    // 100 MiB in 1 s dirties min(200, 10) MiB; 10 MiB ≤ 30 MiB budget.
-    const e = estimatePrecopy({ residentBytes: 100 * MiB, dirtyBytesPerSec: 200 * MiB, workingSetBytes: 10 * MiB, bandwidthBytesPerSec: 100 * MiB, maxDowntimeMs: 300 });
-    expect(e).toMatchObject({ converges: true, rounds: 1, finalBytes: 10 * MiB });
-    expect(e.downtimeMs).toBeCloseTo(100);
+  it('converges with a rate above bandwidth when the working set fits under the threshold', () => {
+    // 150 B/s over a 20 B working set: round 0 leaves 40, + 20 = 60; two steps leave 40, + 20 = 60 again:
+    // a steady state just above the threshold does not converge.
+    expect(estimatePrecopy({ ...base, dirtyBytesPerSec: 150, workingSetBytes: 20 }).converges).toBe(false);
+    // Over a 5 B working set: 40 + 5 = 45 < 50 at the first sync.
+    const e = estimatePrecopy({ ...base, dirtyBytesPerSec: 150, workingSetBytes: 5 });
+    expect(e).toMatchObject({ converges: true, rounds: 1, finalBytes: 45 });
   });
 
-  it('gives up after maxRounds when one is set', () => {
-    const e = estimatePrecopy({ residentBytes: 1024 * MiB, dirtyBytesPerSec: 99 * MiB, workingSetBytes: 1024 * MiB, bandwidthBytesPerSec: 100 * MiB, maxDowntimeMs: 300, maxRounds: 5 });
-    expect(e.converges).toBe(false);
-    expect(e.rounds).toBe(5);
-    expect(e.finalBytes).toBeCloseTo(1024 * MiB * 0.99 ** 5, 0);
+  it('everything under the threshold at once: no pre-copy pass, all of it in the stop-and-copy', () => {
+    const e = estimatePrecopy({ ...base, residentBytes: 40 });
+    expect(e).toMatchObject({ converges: true, rounds: 0, dirtySyncs: 3, finalBytes: 40, transferredBytes: 40 });
+    expect(e.totalSeconds).toBeCloseTo(0.4, 9);
   });
 
-  it('no pre-copy round when everything fits the downtime budget', () => {
-    const e = estimatePrecopy({ residentBytes: 10 * MiB, dirtyBytesPerSec: MiB, workingSetBytes: MiB, bandwidthBytesPerSec: 100 * MiB, maxDowntimeMs: 300 });
-    expect(e.rounds).toBe(0);
-    expect(e.converges).toBe(true);
-    expect(e.transferredBytes).toBe(10 * MiB);
+  it('the stop-and-copy runs at its own bandwidth; the expected downtime stays at the pre-copy one', () => {
+    const e = estimatePrecopy({ ...base, stopCopyBandwidthBytesPerSec: 1000 });
+    expect(e.downtimeMs).toBeCloseTo(46, 6);
+    expect(e.expectedDowntimeMs).toBeCloseTo(460, 6);
+  });
+
+  it('a measured curve of distinct bytes against time replaces rate × time', () => {
+    // The curve says 5 B whatever the interval: round 0 leaves 40, + 5 = 45 < 50.
+    expect(estimatePrecopy({ ...base, dirtiedBytes: () => 5 })).toMatchObject({ converges: true, rounds: 1, finalBytes: 45 });
+  });
+
+  it('refuses to loop when there is nothing to send and no budget', () => {
+    expect(estimatePrecopy({ ...base, maxDowntimeMs: 0, residentBytes: 0 }).converges).toBe(false);
   });
 });
 
 describe('pre-copy estimate: what a hypervisor sends', () => {
-  // 1,000 normal and 9,000 zero pages of guest RAM; a normal page on the wire (4096 + 8 bytes) takes
-  // 1 ms at 4,104,000 B/s; 100 pages/s dirtied; 50 ms budget = 205,200 B ≈ 50.1 pages.
+  // 100 normal and 900 zero pages of 4 KiB; a normal page on the wire (4096 + 8 B) is one step at
+  // 41,040 B/s; 1 page/s dirtied; 500 ms → threshold 20,520 B (5.01 pages).
   const vm = {
-    residentBytes: 0, round0: { normalPages: 1000, zeroPages: 9000 }, dirtyBytesPerSec: 100 * 4096, workingSetBytes: 10000 * 4096,
-    bandwidthBytesPerSec: 4_104_000, maxDowntimeMs: 50, pageHeaderBytes: QEMU_DEFAULTS.pageHeaderBytes, zeroPageBytes: QEMU_DEFAULTS.zeroPageBytes,
+    residentBytes: 0, round0: { normalPages: 100, zeroPages: 900 }, dirtyBytesPerSec: 4096, workingSetBytes: 1e9,
+    bandwidthBytesPerSec: 41_040, maxDowntimeMs: 500, pageHeaderBytes: QEMU_DEFAULTS.pageHeaderBytes, zeroPageBytes: QEMU_DEFAULTS.zeroPageBytes,
   };
 
-  it('round 0 costs normal pages with their header and zero pages 9 bytes; later rounds what was dirtied meanwhile', () => {
+  it('round 0 costs normal pages with their header and zero pages 9 bytes', () => {
+    // Round 0: 100 × 4104 + 900 × 9 = 418,500 B on the wire in 10.19734 s (101 full steps and a 0.09734 s one).
+    // Sync: 10.19734 pages dirtied = 41,768 B; 6 one-page steps leave 17,192 B; sync adds 0.6 pages: 19,650 B < 20,520.
     const e = estimatePrecopy(vm);
-    // Round 0: 1000 × 4104 + 9000 × 9 = 4,185,000 B in 1.019737 s → 101.97 pages dirtied.
-    // Round 1: 101.97 × 4104 = 418,500 B in 0.101974 s → 10.197 pages = 41,768.4 B ≤ 205,200 B: stop.
-    expect(e.converges).toBe(true);
-    expect(e.roundBytes).toEqual([4_185_000, expect.closeTo(418_500, 6)]);
-    expect(e.finalBytes).toBeCloseTo(41_768.42, 1);
-    expect(e.downtimeMs).toBeCloseTo(10.1974, 3);
-    expect(e.totalSeconds).toBeCloseTo(1.131908, 5);
-    expect(e.transferredBytes).toBeCloseTo(4_645_350, 0);
+    expect(e).toMatchObject({ converges: true, rounds: 2, dirtySyncs: 4 });
+    expect(e.finalBytes).toBeCloseTo(19_650.02, 1);
+    expect(e.totalSeconds).toBeCloseTo(10.79737 + 19_688.4 / 41_040, 4);
+    expect(e.transferredBytes).toBeCloseTo(418_500 + 6 * 4104 + 19_688.4, 0);
   });
 
-  it('the stop-and-copy runs at its own bandwidth; expected downtime stays at the pre-copy one', () => {
-    const e = estimatePrecopy({ ...vm, stopCopyBandwidthBytesPerSec: 41_040_000 });
-    expect(e.downtimeMs).toBeCloseTo(1.01974, 4);
-    expect(e.expectedDowntimeMs).toBeCloseTo(10.1974, 3);
-    expect(e.rounds).toBe(2);
-  });
-
-  it('counting zero pages as normal (the whole-process view) overestimates round 0 tenfold here', () => {
-    const asProcess = estimatePrecopy({ ...vm, round0: undefined, residentBytes: 10000 * 4096 });
-    expect(asProcess.roundBytes[0]).toBe(10000 * 4104);
-    expect(asProcess.roundBytes[0]! / estimatePrecopy(vm).roundBytes[0]!).toBeCloseTo(9.807, 2);
+  it('counting zero pages as normal (the whole-process view) sends ten times as much in round 0 here', () => {
+    const asProcess = estimatePrecopy({ ...vm, round0: undefined, residentBytes: 1000 * 4096 });
+    expect(asProcess.transferredBytes / estimatePrecopy(vm).transferredBytes).toBeGreaterThan(8.8);
   });
 });
