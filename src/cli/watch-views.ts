@@ -2,7 +2,8 @@
  * The optional views of `watch`: --regions N (the N mappings with most dirty pages beside each round's
  * bar, and which hold the working and hot sets in the summary) and --heatmap FILE (address × time SVG).
  */
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { HeatmapRecorder } from '../report/heatmap.js';
 import { RegionTally, topRegions } from '../report/watch-regions.js';
 import type { WatchRound, WatchSummary } from '../watch/loop.js';
@@ -21,20 +22,32 @@ export interface WatchViews {
   /** Record the round; returns its line with the top regions after the bar (padded to full width). */
   round(r: WatchRound, scans: ScanResult | ScanResult[], line: string): string;
   summaryLines(): string[];
-  /** Write the heatmap; returns an error line instead of throwing (what was measured is summarised anyway). */
+  /** Write the heatmap; returns an error line instead of throwing (what was measured is summarised anyway: exit 7). */
   finish(s: WatchSummary): string | undefined;
+}
+
+/** Fail before the watch, not after it, and without leaving an empty file behind. */
+function checkWritable(file: string): void {
+  try {
+    let st;
+    try {
+      st = statSync(file);
+    } catch {
+      st = undefined;
+    }
+    if (st?.isDirectory()) throw Object.assign(new Error(), { code: 'EISDIR' });
+    if (st) accessSync(file, constants.W_OK);
+    else if (!statSync(dirname(file)).isDirectory()) throw Object.assign(new Error(), { code: 'ENOTDIR' });
+    else accessSync(dirname(file), constants.W_OK);
+  } catch (err) {
+    throw usageError(`cannot write --heatmap ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
 }
 
 export function watchViews(values: { regions?: string; heatmap?: string }, stable: number): WatchViews {
   const n = values.regions === undefined ? 0 : parseNumber(values.regions, '--regions', { integer: true, min: 1 });
   const file = values.heatmap;
-  if (file !== undefined) {
-    try {
-      writeFileSync(file, ''); // fail now, not after the watch
-    } catch (err) {
-      throw usageError(`cannot write --heatmap ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
-    }
-  }
+  if (file !== undefined) checkWritable(file);
   const tally = n > 0 ? new RegionTally(stable + 1) : undefined;
   const heat = file !== undefined ? new HeatmapRecorder() : undefined;
   return {

@@ -99,5 +99,5 @@ export async function watchCommand(args: string[]): Promise<number> {
     process.stderr.write(errorText(error));
     return exitCodeFor(error);
   }
-  return summary.reason === 'interrupted' ? SIGNAL_EXIT.SIGINT : heatmapError ? EXIT.failure : EXIT.ok;
+  return summary.reason === 'interrupted' ? SIGNAL_EXIT.SIGINT : heatmapError ? EXIT.output : EXIT.ok;
 }

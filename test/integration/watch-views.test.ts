@@ -1,7 +1,7 @@
 // watch --regions and --heatmap on a real target: the top region must be the one the target says it
 // writes, and the heatmap must be a valid SVG with the target's region in it.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Target } from '../../experiments/lib/target.js';
@@ -46,12 +46,20 @@ describe('watch --regions / --heatmap', () => {
     expect(png.status).toBe(0);
   });
 
+  it('a heatmap that cannot be written (full disk) still summarises the watch, then exits 7 with one line', async () => {
+    const r = await dirtytrack('watch', String(target.pid), '--max-rounds', '2', '--stable', '10', '--heatmap', '/dev/full');
+    expect(r.code).toBe(7);
+    expect(r.stdout).toMatch(/^stopped: max-rounds after 2 rounds/m);
+    expect(r.stderr).toBe('dirtytrack: cannot write heatmap /dev/full: ENOSPC'); // one line (execa drops the newline)
+  });
+
   it('rejects a bad --regions or an unwritable --heatmap with one line and exit 2, before watching', async () => {
-    for (const args of [['--regions', '0'], ['--regions', 'x'], ['--heatmap', '/nonexistent-dir/h.svg']]) {
+    for (const args of [['--regions', '0'], ['--regions', 'x'], ['--heatmap', '/nonexistent-dir/h.svg'], ['--heatmap', dir]]) {
       const r = await dirtytrack('watch', String(target.pid), ...args);
       expect(r.code).toBe(2);
       expect(r.stdout).toBe('');
       expect(r.stderr.split('\n')[0]).toMatch(/^dirtytrack: .*(--regions|--heatmap)/);
     }
+    expect(existsSync('/nonexistent-dir')).toBe(false);
   });
 });
