@@ -6,6 +6,7 @@ import { DETACH_USAGE, detachCommand } from './detach.js';
 import { DOCTOR_USAGE, doctorCommand } from './doctor.js';
 import { print } from './output.js';
 import { SCAN_USAGE, scanCommand } from './scan.js';
+import { TARGET_USAGE } from './targets.js';
 import { SERVE_OPTIONS_USAGE, SERVE_USAGE, serveCommand } from './serve.js';
 import { WATCH_OPTIONS_USAGE, WATCH_USAGE, watchCommand } from './watch.js';
 
@@ -18,6 +19,8 @@ ${WATCH_USAGE}
 ${DETACH_USAGE}
 ${DOCTOR_USAGE}
 ${SERVE_USAGE}
+
+${TARGET_USAGE}
 
 backends (--backend): auto (default), soft-dirty, pagemap-scan, uffd-wp
 exit codes: 0 ok, 1 unexpected error, 2 usage, 3 no such process, 4 permission denied,

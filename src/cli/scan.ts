@@ -1,11 +1,14 @@
 import { openBackend } from '../backends/select.js';
 import { scanToJson } from '../report/scan-json.js';
 import { scanToText } from '../report/scan-text.js';
-import { parseBackend, parseCommandArgs, parsePid, usageError } from './args.js';
+import { groupScanToJson, groupScanToText } from '../report/group-scan.js';
+import { parseBackend, parseCommandArgs } from './args.js';
 import { print } from './output.js';
+import { openGroup, parseTargets, TARGET_OPTIONS } from './targets.js';
 
-export const SCAN_USAGE = `  scan <pid> [--json] [--backend B] [--include-unpopulated] [--reset] [--verbose]
-        report the pages <pid> wrote since the last clear`;
+export const SCAN_USAGE = `  scan <pid>|<pid>…|--tree PID|--cgroup PATH [--vm] [--region SPEC]… [--json] [--backend B]
+       [--include-unpopulated] [--reset] [--verbose]
+        report the pages the process(es) wrote since the last clear`;
 
 export async function scanCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseCommandArgs(args, {
@@ -14,12 +17,23 @@ export async function scanCommand(args: string[]): Promise<void> {
     'include-unpopulated': { type: 'boolean' },
     reset: { type: 'boolean' },
     verbose: { type: 'boolean', short: 'v' },
+    ...TARGET_OPTIONS,
   });
-  if (positionals.length > 1) throw usageError(`unexpected argument '${positionals[1]}'`);
-  const pid = parsePid(positionals[0]);
-  const backend = openBackend(pid, parseBackend(values.backend));
+  const targets = parseTargets(positionals, values, 'scan');
+  const opts = { includeUnpopulated: values['include-unpopulated'], reset: values.reset, select: targets.select };
+  if (targets.kind === 'group') {
+    const group = openGroup(targets.source, parseBackend(values.backend), false);
+    try {
+      const result = group.scan(opts);
+      print(values.json ? JSON.stringify(groupScanToJson(result, group.skipped())) : groupScanToText(targets.source.label, result, group.members(), { verbose: values.verbose }));
+    } finally {
+      group.release();
+    }
+    return;
+  }
+  const backend = openBackend(targets.pid, parseBackend(values.backend));
   try {
-    const result = backend.scan({ includeUnpopulated: values['include-unpopulated'], reset: values.reset });
+    const result = backend.scan(opts);
     print(values.json ? JSON.stringify(scanToJson(result)) : scanToText(result, { verbose: values.verbose }));
   } finally {
     backend.release();

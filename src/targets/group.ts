@@ -6,7 +6,7 @@
  * the reason. Nothing about one member aborts the group.
  */
 import { openBackend, type BackendChoice } from '../backends/select.js';
-import { DirtyTrackError } from '../errors.js';
+import { DirtyTrackError, type DirtyTrackCode } from '../errors.js';
 import { aggregate, type GroupTotal } from './aggregate.js';
 import { PF_KTHREAD, readStat, type ProcStat } from './tree.js';
 import type { Backend, BackendName, ScanOptions, ScanResult } from '../types.js';
@@ -30,6 +30,8 @@ export interface Member {
   state: MemberState;
   /** skipped: why; gone: how it was noticed. */
   reason?: string;
+  /** skipped for a DirtyTrackError: its code (the exit code when no member at all can be tracked). */
+  code?: DirtyTrackCode;
   /** Round (refresh count) it was found in; 0 = at the start. */
   since: number;
   goneAt?: number;
@@ -119,8 +121,8 @@ export class GroupTracker {
     for (const pid of listed) {
       const s = this.stat(pid);
       if (!s) {
-        // named at the start but not there (a mistyped pid); later, a process that came and went between two looks
-        if (this.round === 0) {
+        // a pid named but not there (mistyped, or exited); in a tree or cgroup, one that came and went between two looks
+        if (this.round === 0 && this.source.fixed) {
           this.skip(pid, 'no such process');
           change.skipped.push({ pid, reason: 'no such process' });
         }
@@ -138,7 +140,7 @@ export class GroupTracker {
   }
 
   private skip(pid: number, reason: string): void {
-    const m: Member = { pid, comm: '', startTime: -1, state: 'skipped', reason, since: this.round };
+    const m: Member = { pid, comm: '', startTime: -1, state: 'skipped', reason, code: 'ESRCH', since: this.round };
     this.byPid.set(pid, m);
     this.all.push(m);
   }
@@ -160,6 +162,7 @@ export class GroupTracker {
         if (!now || now.startTime !== s.startTime) return null; // exited while being opened
         m.state = 'skipped';
         m.reason = err.message;
+        m.code = err.code;
       }
     }
     this.byPid.set(m.pid, m);
@@ -235,6 +238,7 @@ export class GroupTracker {
     }
     m.state = 'skipped';
     m.reason = err.message;
+    m.code = err.code;
     return true;
   }
 
