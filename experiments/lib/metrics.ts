@@ -23,7 +23,7 @@ export function detectedIn(scan: ScanResult, startPage: number, endPage: number)
  * Compare detected pages with the truth, both restricted to the target's region. Precision and recall
  *  are 1 for an empty side: nothing detected has no false positive, nothing written has nothing to miss.
  */
-export function accuracy(truth: Set<number>, detected: Set<number>): Accuracy {
+export function accuracy<T>(truth: Set<T>, detected: Set<T>): Accuracy {
   let tp = 0;
   for (const p of detected) if (truth.has(p)) tp++;
   const fp = detected.size - tp;

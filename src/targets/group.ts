@@ -70,7 +70,7 @@ export interface GroupOptions {
 export function untrackable(s: ProcStat): string | null {
   if (s.state === 'Z' || s.state === 'X') return 'zombie: exited, not yet reaped (no memory left)';
   if (s.flags & PF_KTHREAD) return 'kernel thread: no user memory';
-  if (s.pid === process.pid || s.ppid === process.pid) return 'dirtytrack itself (or its helper)';
+  if (s.pid === process.pid) return 'dirtytrack itself';
   return null;
 }
 

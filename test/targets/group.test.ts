@@ -91,7 +91,7 @@ describe('GroupTracker', () => {
     const change = group.refresh(true);
     expect(change.born).toEqual([21]);
     expect(change.skipped.map((s) => [s.pid, s.reason.split(':')[0]])).toEqual([
-      [2, 'kernel thread'], [20, 'zombie'], [process.pid, 'dirtytrack itself (or its helper)'], [22, 'userfaultfd() failed inside 22'],
+      [2, 'kernel thread'], [20, 'zombie'], [process.pid, 'dirtytrack itself'], [22, 'userfaultfd() failed inside 22'],
     ]);
     expect(group.skipped()).toHaveLength(4);
     expect(group.refresh(true)).toEqual({ born: [], gone: [], skipped: [] }); // reported once, not retried
