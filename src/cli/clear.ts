@@ -1,6 +1,7 @@
 import { openBackend } from '../backends/select.js';
 import { parseBackend, parseCommandArgs } from './args.js';
-import { openGroup, parseTargets, TARGET_OPTIONS } from './targets.js';
+import { parseTargets, TARGET_OPTIONS } from './targets.js';
+import { openGroup } from '../targets/group.js';
 
 export const CLEAR_USAGE = `  clear <pid>|<pid>…|--tree PID|--cgroup PATH [--backend B]
         reset tracking: afterwards only new writes are reported`;

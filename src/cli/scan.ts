@@ -4,7 +4,8 @@ import { scanToText } from '../report/scan-text.js';
 import { groupScanToJson, groupScanToText } from '../report/group-scan.js';
 import { parseBackend, parseCommandArgs } from './args.js';
 import { print } from './output.js';
-import { openGroup, parseTargets, TARGET_OPTIONS } from './targets.js';
+import { parseTargets, TARGET_OPTIONS } from './targets.js';
+import { openGroup } from '../targets/group.js';
 
 export const SCAN_USAGE = `  scan <pid>|<pid>…|--tree PID|--cgroup PATH [--vm] [--region SPEC]… [--json] [--backend B]
        [--include-unpopulated] [--reset] [--verbose]

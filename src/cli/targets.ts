@@ -4,9 +4,7 @@
  */
 import { parsePid, usageError } from './args.js';
 import { cgroupSource } from '../targets/cgroup.js';
-import { GroupTracker, pidList, type MemberSource } from '../targets/group.js';
-import { DirtyTrackError } from '../errors.js';
-import type { BackendChoice } from '../backends/select.js';
+import { pidList, type MemberSource } from '../targets/group.js';
 import { parseRegionOptions } from '../targets/region-filter.js';
 import { treeSource } from '../targets/tree.js';
 import { guestRamRegions } from '../targets/vm.js';
@@ -67,16 +65,3 @@ function vmSelector(regions: Array<{ start: bigint; end: bigint }>): RegionSelec
   return (r) => (ram.has(`${r.start}-${r.end}`) ? [{ start: r.start, end: r.end }] : []);
 }
 
-/**
- * A group tracker with every current member opened (cleared first when `clear`). Fails only when no
- * member at all can be tracked: an empty group, or every member skipped (the first reason given).
- */
-export function openGroup(source: MemberSource, backend: BackendChoice, clear: boolean): GroupTracker {
-  const group = new GroupTracker(source, { backend });
-  const { skipped } = group.refresh(clear);
-  if (group.tracked().length > 0) return group;
-  if (skipped.length === 0) throw new DirtyTrackError('ESRCH', `no process in ${source.label}`);
-  const reasons = skipped.map((s) => `${s.pid}: ${s.reason}`).join('; ');
-  const code = group.members().find((m) => m.code !== undefined)?.code ?? 'ESRCH';
-  throw new DirtyTrackError(code, `no process of ${source.label} can be tracked (${reasons})`);
-}

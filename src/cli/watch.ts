@@ -1,5 +1,5 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
-import { parseBackend, parseBandwidth, parseCommandArgs, parseDuration, parseNumber, parsePid, usageError } from './args.js';
+import { parseBackend, parseBandwidth, parseCommandArgs, parseDuration, parseNumber, usageError } from './args.js';
 import { EXIT, exitCodeFor, SIGNAL_EXIT } from '../errors.js';
 import { errorText } from './error-text.js';
 import { PAGE_SIZE } from '../kernel/info.js';
@@ -8,8 +8,12 @@ import { watch } from '../watch/loop.js';
 import { roundJson, summaryJson } from '../report/watch-json.js';
 import { roundLine, summaryText } from '../report/watch-text.js';
 import { WATCH_VIEWS_USAGE, watchViews } from './watch-views.js';
+import { parseTargets, TARGET_OPTIONS } from './targets.js';
+import { watchGroup } from '../targets/group-source.js';
+import type { Member } from '../targets/group.js';
+import { groupRoundJson, groupRoundNote, groupSummaryJson, groupSummaryLines } from '../report/group-watch.js';
 
-export const WATCH_USAGE = `  watch <pid> [options]
+export const WATCH_USAGE = `  watch <pid>|<pid>…|--tree PID|--cgroup PATH [--vm] [--region SPEC]… [options]
         clear, wait, scan, repeatedly, until the dirty count per interval is nearly constant`;
 
 export const WATCH_OPTIONS_USAGE = `
@@ -44,9 +48,10 @@ export async function watchCommand(args: string[]): Promise<number> {
     'include-unpopulated': { type: 'boolean' },
     regions: { type: 'string' },
     heatmap: { type: 'string' },
+    ...TARGET_OPTIONS,
   });
-  if (positionals.length > 1) throw usageError(`unexpected argument '${positionals[1]}'`);
-  const pid = parsePid(positionals[0]);
+  const targets = parseTargets(positionals, values, 'watch');
+  if (targets.kind === 'group' && (values.heatmap !== undefined || values.regions !== undefined)) throw usageError('--heatmap and --regions take one pid');
   if (values.freeze && values['no-freeze']) throw usageError('--freeze and --no-freeze exclude each other');
   const bandwidth = values.bandwidth === undefined ? undefined : parseBandwidth(values.bandwidth);
   const opts = {
@@ -74,16 +79,32 @@ export async function watchCommand(args: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let maxSoFar = 0;
-  const { rounds, summary, error } = await watch(pid, {
-    ...opts,
-    signal: controller.signal,
-    onRound: (r, scan) => {
-      maxSoFar = Math.max(maxSoFar, r.dirtyPages);
-      emit(roundJson(r));
-      const line = views.round(r, scan, roundLine(r, maxSoFar));
-      if (!values.json) process.stdout.write(line + '\n');
-    },
-  });
+  let group: { label: string; members: readonly Member[] } | undefined;
+  const { rounds, summary, error } = targets.kind === 'group'
+    ? await watchGroup(targets.source, {
+      ...opts,
+      select: targets.select,
+      signal: controller.signal,
+      onRound: (r, g) => {
+        maxSoFar = Math.max(maxSoFar, r.dirtyPages);
+        emit({ ...roundJson(r), ...groupRoundJson(g) });
+        if (!values.json) process.stdout.write(roundLine(r, maxSoFar) + groupRoundNote(g) + '\n');
+      },
+    }).then((w) => {
+      group = { label: targets.source.label, members: w.tracker.members() };
+      return w;
+    })
+    : await watch(targets.pid, {
+      ...opts,
+      select: targets.select,
+      signal: controller.signal,
+      onRound: (r, scan) => {
+        maxSoFar = Math.max(maxSoFar, r.dirtyPages);
+        emit(roundJson(r));
+        const line = views.round(r, scan, roundLine(r, maxSoFar));
+        if (!values.json) process.stdout.write(line + '\n');
+      },
+    });
   const est = bandwidth === undefined ? undefined : estimatePrecopy({
     residentBytes: summary.residentBytes,
     dirtyBytesPerSec: summary.steadyPagesPerSec * PAGE_SIZE,
@@ -91,8 +112,9 @@ export async function watchCommand(args: string[]): Promise<number> {
     bandwidthBytesPerSec: bandwidth,
     maxDowntimeMs: downtimeMs,
   });
-  emit(summaryJson(summary, est, PAGE_SIZE));
-  if (!values.json) process.stdout.write([summaryText(summary, rounds, PAGE_SIZE, est, bandwidth), ...views.summaryLines()].join('\n') + '\n');
+  emit({ ...summaryJson(summary, est, PAGE_SIZE), ...(group ? groupSummaryJson(group.label, group.members) : {}) });
+  const groupLines = group ? groupSummaryLines(group.label, group.members) : [];
+  if (!values.json) process.stdout.write([summaryText(summary, rounds, PAGE_SIZE, est, bandwidth), ...groupLines, ...views.summaryLines()].join('\n') + '\n');
   const heatmapError = views.finish(summary);
   if (heatmapError) process.stderr.write(`dirtytrack: ${heatmapError}\n`);
   if (error !== undefined) {

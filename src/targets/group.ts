@@ -280,3 +280,17 @@ export class GroupTracker {
 export function pidList(pids: number[]): MemberSource {
   return { label: `pids ${pids.join(' ')}`, pids: () => pids, fixed: true };
 }
+
+/**
+ * A group tracker with every current member opened (cleared first when `clear`). Fails only when no
+ * member at all can be tracked: an empty group, or every member skipped (with the first one's code).
+ */
+export function openGroup(source: MemberSource, backend: BackendChoice = 'auto', clear = false): GroupTracker {
+  const group = new GroupTracker(source, { backend });
+  const { skipped } = group.refresh(clear);
+  if (group.tracked().length > 0) return group;
+  if (skipped.length === 0) throw new DirtyTrackError('ESRCH', `no process in ${source.label}`);
+  const reasons = skipped.map((s) => `${s.pid}: ${s.reason}`).join('; ');
+  const code = group.members().find((m) => m.code !== undefined)?.code ?? 'ESRCH';
+  throw new DirtyTrackError(code, `no process of ${source.label} can be tracked (${reasons})`);
+}

@@ -3,7 +3,7 @@ import { canSignal } from '../proc/freeze.js';
 import { countCommonPages, countRuns, intersectRuns, unionRuns } from '../ranges.js';
 import { converged, type StopRule } from './stop-rule.js';
 import { backendSource, processFreezer, systemClock, type Clock, type Freezer, type RoundScan, type RoundSource } from './source.js';
-import type { BackendName, Runs, ScanResult } from '../types.js';
+import type { BackendName, RegionSelector, Runs, ScanResult } from '../types.js';
 
 /**
  * Why a watch ended. `exec`: the target replaced its memory image, so tracking of the old one ended;
@@ -31,6 +31,8 @@ export interface WatchOptions extends LoopOptions<ScanResult> {
   backend?: BackendChoice;
   /** Stop the target during scan-and-reset. Default: on for soft-dirty backends when permitted, off for uffd-wp (atomic). */
   freeze?: boolean;
+  /** Only these parts of the mappings are read (--region, --vm). */
+  select?: RegionSelector;
 }
 
 export interface WatchRound {
@@ -110,7 +112,7 @@ function intersectSets(a: PageSets, b: PageSets): PageSets {
 
 /** Watch one process: open its backend, freeze it around non-atomic resets, and run the loop. */
 export async function watch(pid: number, opts: WatchOptions): Promise<WatchResult> {
-  const source = backendSource(openBackend(pid, opts.backend ?? 'auto'));
+  const source = backendSource(openBackend(pid, opts.backend ?? 'auto'), opts.select);
   const freezer = processFreezer(pid, opts.freeze ?? (source.backend !== 'uffd-wp' && canSignal(pid)));
   return runWatch(source, freezer, systemClock, opts);
 }

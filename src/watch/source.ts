@@ -4,7 +4,7 @@ import { PAGE_SIZE } from '../kernel/info.js';
 import { freeze, thaw } from '../proc/freeze.js';
 import { ProcessImage, type ImageState } from '../proc/image.js';
 import { concatRuns } from '../ranges.js';
-import type { Backend, BackendName, Runs, ScanResult } from '../types.js';
+import type { Backend, BackendName, RegionSelector, Runs, ScanResult } from '../types.js';
 
 /**
  * One round's scan as the loop counts it: page sets by key (one process: `pid:N`; a group: one per
@@ -73,7 +73,7 @@ export function roundScanOf(scan: ScanResult): RoundScan {
 }
 
 /** One process tracked by `backend`; the source owns the backend and closes it. */
-export function backendSource(backend: Backend): RoundSource<ScanResult> {
+export function backendSource(backend: Backend, select?: RegionSelector): RoundSource<ScanResult> {
   let image: ProcessImage;
   try {
     image = new ProcessImage(backend.pid);
@@ -86,7 +86,7 @@ export function backendSource(backend: Backend): RoundSource<ScanResult> {
     pid: backend.pid,
     clear: () => backend.clear(),
     scan(opts) {
-      const raw = backend.scan({ reset: true, includeUnpopulated: opts.includeUnpopulated });
+      const raw = backend.scan({ reset: true, includeUnpopulated: opts.includeUnpopulated, select });
       return { scan: roundScanOf(raw), raw };
     },
     state: () => image.state(),
