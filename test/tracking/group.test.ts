@@ -1,0 +1,65 @@
+// A process group against the truth each process reports: per process and the deduplicated total,
+// phase by phase, through an exit and an exec; once per working backend (natively uffd-wp,
+// in the lab soft-dirty and pagemap-scan).
+import { describe, expect, it } from 'vitest';
+import { runGroup, type GroupPhase } from '../../experiments/lib/group-run.js';
+import { Family } from '../../experiments/lib/family.js';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { openGroup } from '../../src/targets/group.js';
+import { treeSource } from '../../src/targets/tree.js';
+import { workingBackends } from './backends.js';
+
+/** Descriptors of `pid` that are userfaultfds (the uffd-wp backend's, while armed). */
+function userfaultfds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[userfaultfd]';
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+const FAMILY = ['--pages', '512', '--count', '40', '--shared-pages', '128', '--shared-count', '30', '--children', '2', '--seed', '7'];
+
+function expectExact(p: GroupPhase) {
+  for (const proc of p.processes) {
+    expect(proc.acc.written, `phase ${p.phase} pid ${proc.pid} wrote`).toBeGreaterThan(0);
+    expect({ phase: p.phase, pid: proc.pid, recall: proc.acc.recall, precision: proc.acc.precision }).toEqual({ phase: p.phase, pid: proc.pid, recall: 1, precision: 1 });
+  }
+  expect({ phase: p.phase, recall: p.total.recall, precision: p.total.precision }).toEqual({ phase: p.phase, recall: 1, precision: 1 });
+  expect(p.sharedPagesMerged).toBe(p.sharedTruthMerged);
+}
+
+for (const backend of workingBackends()) {
+  describe(`a process tree with ${backend}`, () => {
+    it('per process and deduplicated total exact through an exit and an exec; shared pages merged as written', async () => {
+      const run = await runGroup({
+        backend, family: FAMILY, phases: 6, source: treeSource,
+        churn: { 3: { op: 'exit', child: 0 }, 5: { op: 'exec', child: 1 } },
+      });
+      expect(run.backend).toBe(backend);
+      for (const p of run.phases) expectExact(p);
+      // power: the runs must have exercised what they claim
+      expect(run.phases.reduce((a, p) => a + p.sharedTruthMerged, 0)).toBeGreaterThan(5);
+      expect(run.phases[2].gone).toHaveLength(1);
+      expect(run.phases[2].processes).toHaveLength(2);
+      expect(run.phases[4].processes.find((p) => p.acc.written >= 512)).toBeDefined(); // the exec'd image, populated anew
+      expect(run.phases.every((p) => p.skipped === 0)).toBe(true);
+    });
+
+    it('close() leaves nothing armed in any member', async () => {
+      const family = await Family.spawn(FAMILY);
+      try {
+        const group = openGroup(treeSource(family.pid), backend, true);
+        expect(group.tracked()).toHaveLength(3);
+        await family.write();
+        group.scan({ reset: true });
+        group.close();
+        for (const pid of family.procs) expect(userfaultfds(pid), `userfaultfds left in ${pid}`).toBe(0);
+      } finally {
+        await family.exit();
+      }
+    });
+  });
+}
