@@ -76,26 +76,35 @@ function separators(layout: HeatLayout, x0: number, width: number, rowPx: number
   return (lines ? `<path stroke="#666" stroke-width="0.5" d="${lines}"/>` : '') + (procs ? `<path stroke="#000" stroke-width="1.5" d="${procs}"/>` : '');
 }
 
+/** Label spacing, and how far a label may be pushed from its band's middle (a leader line joins them). */
+const LINE = 10;
+const MAX_SHIFT = 3 * LINE;
+
 /**
- * Band labels, right-aligned left of the first panel. Written bands are placed first; a label that would
- * overlap one already placed is left out (and counted).
+ * Band labels, right-aligned left of the first panel. Written bands' labels go first, moved apart
+ * (down, then up from the bottom edge) where they would overlap; a label moved too far from its band,
+ * or any other band's label that would overlap one placed, is left out (and counted).
  */
-function labels(layout: HeatLayout, rowPx: number): { svg: string; hidden: number } {
+function labels(layout: HeatLayout, rowPx: number, bottom: number): { svg: string; hidden: number } {
   const out: string[] = [];
-  const placed: number[] = [];
-  let hidden = 0;
   for (const p of layout.processes.length > 1 ? layout.processes : []) {
     out.push(`<text x="4" y="${n1(TOP + p.top * rowPx + 10)}" font-size="10" font-weight="bold">${esc(p.label)}</text>`);
   }
-  const order = [...layout.bands].sort((a, b) => Number(b.written) - Number(a.written) || b.height - a.height);
-  for (const b of order) {
-    const mid = TOP + (b.top + b.height / 2) * rowPx;
-    if (placed.some((y) => Math.abs(y - mid) < 10)) { hidden++; continue; }
-    placed.push(mid);
-    const text = `${b.label} · ${formatBytes(b.pages * layout.pageSize)}${b.regions > 1 ? ` · ${b.regions} maps` : ''}`;
-    out.push(`<text x="${LABEL_W - 6}" y="${n1(mid + 3.5)}" font-size="10" text-anchor="end"><title>${esc(b.start)}</title>${esc(text)}</text>`);
+  const mid = (b: HeatLayout['bands'][number]) => TOP + (b.top + b.height / 2) * rowPx;
+  // Written bands: push labels down past their upper neighbours, then up from the bottom edge.
+  const written = layout.bands.filter((x) => x.written).map((band) => ({ band, y: mid(band) }));
+  for (let i = 1; i < written.length; i++) written[i].y = Math.max(written[i].y, written[i - 1].y + LINE);
+  for (let i = written.length - 1; i >= 0; i--) written[i].y = Math.min(written[i].y, i === written.length - 1 ? bottom : written[i + 1].y - LINE);
+  const placed = written.filter((p) => Math.abs(p.y - mid(p.band)) <= MAX_SHIFT && p.y >= TOP);
+  for (const b of layout.bands.filter((x) => !x.written)) {
+    if (placed.every((p) => Math.abs(p.y - mid(b)) >= LINE)) placed.push({ band: b, y: mid(b) });
   }
-  return { svg: out.join('\n'), hidden };
+  for (const { band: b, y } of placed) {
+    const text = `${b.label} · ${formatBytes(b.pages * layout.pageSize)}${b.regions > 1 ? ` · ${b.regions} maps` : ''}`;
+    out.push(`<text x="${LABEL_W - 10}" y="${n1(y + 3.5)}" font-size="10" text-anchor="end"><title>${esc(b.start)}</title>${esc(text)}</text>`);
+    if (Math.abs(y - mid(b)) > 1) out.push(`<path stroke="#666" stroke-width="0.5" fill="none" d="M${LABEL_W - 8} ${n1(y)}L${LABEL_W - 1} ${n1(mid(b))}"/>`);
+  }
+  return { svg: out.join('\n'), hidden: layout.bands.length - placed.length };
 }
 
 function legend(x: number, y: number): string {
@@ -119,7 +128,7 @@ export function heatmapSvg(panels: HeatPanel[], opts: HeatSvgOptions): string {
   const plotH = layout.height * rowPx;
   const width = LABEL_W + panels.length * pw + (panels.length - 1) * GAP + 16;
   const ticks = timeTicks(layout.durationMs);
-  const lab = labels(layout, rowPx);
+  const lab = labels(layout, rowPx, TOP + plotH + 6);
   const intervals = layout.columns.length ? layout.durationMs / layout.rounds : 0;
   const axisNote = `time · ${layout.rounds} rounds, ${n1(intervals)} ms measured per round on average${layout.roundsPerColumn > 1 ? `, ${layout.roundsPerColumn} rounds per column` : ''}`;
   const rowNote = `${layout.rows} rows over ${layout.bands.length} bands of mapped memory (gaps left out)${lab.hidden ? `; ${lab.hidden} labels of thin bands left out` : ''}`;
