@@ -1,15 +1,18 @@
 import { isIP } from 'node:net';
 import { autoBackend } from '../backends/select.js';
 import { selfAndAncestors, type TargetSpec } from '../serve/targets.js';
+import { findCgroup } from '../targets/cgroup.js';
 import { parseBackend, parseBandwidth, parseCommandArgs, parseDuration, parsePid, usageError } from './args.js';
 
-export const SERVE_USAGE = `  serve [options] <pid | --match REGEX>…
+export const SERVE_USAGE = `  serve [options] <pid | --match REGEX | --tree PID | --cgroup PATH>…
         Prometheus exporter: dirty rates, working sets, pre-copy estimates on /metrics`;
 
 export const SERVE_OPTIONS_USAGE = `
 serve options (endpoints /metrics and /healthz, read-only):
-  TARGET is a pid, or --match REGEX: every process whose /proc/PID/cmdline (NULs read as spaces)
-  matches, looked for again every round (never dirtytrack itself or its ancestors)
+  TARGET is a pid; --match REGEX: every process whose /proc/PID/cmdline (NULs read as spaces)
+  matches; --tree PID: the process and its descendants; --cgroup PATH: the processes of a cgroup v2
+  group and the groups below it (series labelled cgroup). Looked for again every round; never
+  dirtytrack itself or its ancestors. Each option may be repeated.
   --listen H:P     address to serve on (default 127.0.0.1:9464; port 0 picks a free one)
   --interval D     one round (scan and reset) of every target per D (default 1s)
   --window D       sliding window of the working-set and hot-set gauges (default 1m)
@@ -41,6 +44,8 @@ export function parseServeArgs(args: string[]) {
     downtime: { type: 'string' },
     backend: { type: 'string' },
     match: { type: 'string', multiple: true },
+    tree: { type: 'string', multiple: true },
+    cgroup: { type: 'string', multiple: true },
     freeze: { type: 'boolean' },
     'no-freeze': { type: 'boolean' },
   });
@@ -54,7 +59,12 @@ export function parseServeArgs(args: string[]) {
     }
     targets.push({ kind: 'match', pattern });
   }
-  if (targets.length === 0) throw usageError('serve needs at least one target: a pid or --match REGEX');
+  for (const pid of values.tree ?? []) targets.push({ kind: 'tree', pid: parsePid(pid, '--tree pid') });
+  for (const path of values.cgroup ?? []) {
+    findCgroup(path); // a missing group or no cgroup v2 fails now, with its own exit code
+    targets.push({ kind: 'cgroup', path });
+  }
+  if (targets.length === 0) throw usageError('serve needs at least one target: a pid, --match REGEX, --tree PID or --cgroup PATH');
   const intervalMs = parseDuration(values.interval ?? '1s', '--interval');
   return {
     ...parseListen(values.listen ?? '127.0.0.1:9464'),

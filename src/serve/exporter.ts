@@ -1,11 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Worker } from 'node:worker_threads';
-import { DirtyTrackError } from '../errors.js';
+import { DirtyTrackError, SIGNAL_EXIT } from '../errors.js';
 import type { MainMessage, ServeConfig, WorkerMessage } from './messages.js';
 import { ServeMetrics } from './metrics.js';
 
-/** Exit statuses after a clean shutdown, as a shell reports a process killed by the signal. */
-export const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 /** How long a shutdown waits for the worker to finish its round and close every backend. */
 export const CLOSE_TIMEOUT_MS = 60_000;
 
@@ -95,7 +93,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       }, CLOSE_TIMEOUT_MS);
     };
     function onSignal(sig: NodeJS.Signals) {
-      shutdown(SIGNAL_EXIT[sig as keyof typeof SIGNAL_EXIT], sig);
+      shutdown(SIGNAL_EXIT[sig as 'SIGINT' | 'SIGTERM'], sig);
     }
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

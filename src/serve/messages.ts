@@ -24,6 +24,8 @@ export interface TargetLabels {
   pid: number;
   comm: string;
   backend: string;
+  /** cgroup v2 path for targets found through --cgroup, else '' (Prometheus drops empty labels). */
+  cgroup: string;
 }
 
 /** One target's news from one round of the worker. */

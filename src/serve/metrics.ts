@@ -1,15 +1,15 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ErrorReason, TargetLabels, TargetReport } from './messages.js';
 
-const LABELS = ['pid', 'comm', 'backend'] as const;
+const LABELS = ['pid', 'comm', 'backend', 'cgroup'] as const;
 type Labels = Record<(typeof LABELS)[number], string>;
 const REASONS: ErrorReason[] = ['no_process', 'permission', 'capability', 'busy', 'scan_failed'];
 
-const labelsOf = (l: TargetLabels): Labels => ({ pid: String(l.pid), comm: l.comm, backend: l.backend });
-const sameLabels = (a: Labels, b: Labels) => a.pid === b.pid && a.comm === b.comm && a.backend === b.backend;
+const labelsOf = (l: TargetLabels): Labels => ({ pid: String(l.pid), comm: l.comm, backend: l.backend, cgroup: l.cgroup });
+const sameLabels = (a: Labels, b: Labels) => LABELS.every((k) => a[k] === b[k]);
 
 /**
- * The exporter's registry. Per-target series carry pid, comm and backend. A target that exits or cannot
+ * The exporter's registry. Per-target series carry pid, comm, backend and (for --cgroup targets) cgroup. A target that exits or cannot
  * be tracked keeps only `dirtytrack_up 0` (its last rates would be stale); an exited one loses that too
  * after `graceMs`, so Prometheus sees its series end.
  */

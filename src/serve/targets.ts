@@ -1,32 +1,30 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { cgroupSource } from '../targets/cgroup.js';
+import { PF_KTHREAD, readStat, treeSource } from '../targets/tree.js';
 
 /**
- * What `dirtytrack serve` tracks, re-resolved every round: pids come and go, new processes match.
- * A new kind of target (`--tree PID`, `--cgroup PATH` from src/targets/) is one more member of
- * TargetSpec and one more entry in RESOLVERS; nothing else in the exporter changes.
+ * What `dirtytrack serve` tracks, re-resolved every round: pids come and go, new processes match, trees
+ * grow, cgroups fill. A new kind of target is one more member of TargetSpec and one more case in
+ * `sourceOf`; nothing else in the exporter changes.
  */
 export type TargetSpec =
   | { kind: 'pid'; pid: number }
-  | { kind: 'match'; pattern: string };
+  | { kind: 'match'; pattern: string }
+  | { kind: 'tree'; pid: number }
+  | { kind: 'cgroup'; path: string };
 
 /** One process to track this round, with the labels its series carry. */
 export interface Discovered {
   pid: number;
   comm: string;
+  /** Its cgroup v2 path, for processes found through --cgroup; '' otherwise. */
+  cgroup: string;
 }
 
-type Resolver<K extends TargetSpec['kind']> = (spec: Extract<TargetSpec, { kind: K }>, procs: ProcTable) => number[];
-
-const RESOLVERS: { [K in TargetSpec['kind']]: Resolver<K> } = {
-  pid: (spec) => [spec.pid],
-  match: (spec, procs) => {
-    const re = new RegExp(spec.pattern);
-    return procs.pids().filter((pid) => {
-      const cmd = procs.cmdline(pid);
-      return cmd !== '' && re.test(cmd);
-    });
-  },
-};
+interface Source {
+  pids(procs: ProcTable): number[];
+  cgroup?: boolean;
+}
 
 /** A snapshot of /proc, read lazily and at most once per round. */
 export class ProcTable {
@@ -52,10 +50,23 @@ export class ProcTable {
   }
 }
 
-/** comm of pid ('' when gone): the short name the kernel keeps, what `ps -o comm` shows. */
-export function commOf(pid: number): string {
+/** The source of a spec. Tree and cgroup sources keep state between rounds (targets/tree.ts, cgroup.ts). */
+function sourceOf(spec: TargetSpec): Source {
+  switch (spec.kind) {
+    case 'pid': return { pids: () => [spec.pid] };
+    case 'tree': { const t = treeSource(spec.pid); return { pids: () => t.pids() }; }
+    case 'cgroup': { const c = cgroupSource(spec.path); return { pids: () => c.pids(), cgroup: true }; }
+    case 'match': {
+      const re = new RegExp(spec.pattern);
+      return { pids: (procs) => procs.pids().filter((pid) => { const cmd = procs.cmdline(pid); return cmd !== '' && re.test(cmd); }) };
+    }
+  }
+}
+
+/** The cgroup v2 path of pid ('0::/a/b' in /proc/PID/cgroup), '' when unknown. */
+export function cgroupOf(pid: number): string {
   try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd();
+    return /^0::(.*)$/m.exec(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))?.[1] ?? '';
   } catch {
     return '';
   }
@@ -64,43 +75,38 @@ export function commOf(pid: number): string {
 /** This process and its ancestors: a --match pattern also matches `sudo dirtytrack serve --match PATTERN`. */
 export function selfAndAncestors(pid = process.pid): Set<number> {
   const out = new Set<number>();
-  for (let p = pid; p > 1 && !out.has(p); ) {
-    out.add(p);
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    } catch {
-      break;
-    }
-  }
+  for (let p = pid; p > 1 && !out.has(p); p = readStat(p)?.ppid ?? 0) out.add(p);
   return out;
 }
 
-/** Every process the specs name now, each once, never the exporter itself or its ancestors. */
-export function discover(specs: readonly TargetSpec[], exclude: ReadonlySet<number>, procs = new ProcTable()): Discovered[] {
-  const seen = new Set<number>();
-  const out: Discovered[] = [];
-  for (const spec of specs) {
-    for (const pid of (RESOLVERS[spec.kind] as Resolver<typeof spec.kind>)(spec as never, procs)) {
-      if (seen.has(pid) || exclude.has(pid)) continue;
-      seen.add(pid);
-      out.push({ pid, comm: commOf(pid) });
-    }
-  }
-  return out;
-}
-
-/** How a spec reads on the command line (for messages). */
-export function describeSpec(spec: TargetSpec): string {
-  return spec.kind === 'pid' ? `pid ${spec.pid}` : `--match ${spec.pattern}`;
-}
-
-/** Field 22 of /proc/PID/stat, the start time: tells a reused pid from the process first seen ('' when gone). */
+/** Start time of pid, '' when gone: with the pid, it names one process (pids are reused). */
 export function startTimeOf(pid: number): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
-  } catch {
-    return '';
+  return String(readStat(pid)?.startTime ?? '');
+}
+
+/** Every process the specs name now, each once: never the exporter or its ancestors, never a kernel thread found by a pattern, tree or cgroup. */
+export class Discovery {
+  private readonly sources: Array<Source & { explicit: boolean }>;
+
+  constructor(specs: readonly TargetSpec[], private readonly exclude: ReadonlySet<number>) {
+    this.sources = specs.map((s) => ({ ...sourceOf(s), explicit: s.kind === 'pid' }));
+  }
+
+  find(procs = new ProcTable()): Discovered[] {
+    const found = new Map<number, Discovered>();
+    for (const src of this.sources) {
+      for (const pid of src.pids(procs)) {
+        if (this.exclude.has(pid)) continue;
+        const prev = found.get(pid);
+        if (prev) {
+          if (src.cgroup && !prev.cgroup) prev.cgroup = cgroupOf(pid);
+          continue;
+        }
+        const stat = readStat(pid);
+        if (!src.explicit && stat && stat.flags & PF_KTHREAD) continue;
+        found.set(pid, { pid, comm: stat?.comm ?? '', cgroup: src.cgroup ? cgroupOf(pid) : '' });
+      }
+    }
+    return [...found.values()];
   }
 }

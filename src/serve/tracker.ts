@@ -5,7 +5,7 @@ import { canSignal, freeze, processGone, thaw } from '../proc/freeze.js';
 import { estimatePrecopy } from '../watch/precopy.js';
 import type { Backend } from '../types.js';
 import type { ErrorReason, ServeConfig, TargetLabels, TargetReport } from './messages.js';
-import { discover, startTimeOf, type Discovered } from './targets.js';
+import { Discovery, startTimeOf, type Discovered } from './targets.js';
 import { scanRuns, SlidingWindow } from './window.js';
 
 /** A target that failed is tried again after interval × 2^failures, at most this long. */
@@ -28,7 +28,7 @@ export function reasonOf(err: unknown): ErrorReason {
     case 'ESRCH': return 'no_process';
     case 'EACCES': case 'EPERM': return 'permission';
     case 'ENOSOFTDIRTY': case 'ENOTSUP': return 'capability';
-    case 'EBUSY': return 'busy';
+    case 'EBUSY': case 'ELOCKED': return 'busy'; // traced, or tracked by another dirtytrack
     default: return 'scan_failed';
   }
 }
@@ -51,15 +51,15 @@ export class Fleet {
   private readonly retry = new Map<number, { at: number; failures: number; labels: TargetLabels }>();
   /** Explicit pids that exited: their number is not followed to a new process. */
   private readonly ended = new Set<number>();
-  private readonly exclude: Set<number>;
+  private readonly discovery: Discovery;
 
   constructor(private readonly cfg: ServeConfig, private readonly now = () => performance.now()) {
-    this.exclude = new Set(cfg.exclude);
+    this.discovery = new Discovery(cfg.targets, new Set(cfg.exclude));
   }
 
   round(): TargetReport[] {
     const reports: TargetReport[] = [];
-    const found = new Map(discover(this.cfg.targets, this.exclude).map((d) => [d.pid, d]));
+    const found = new Map(this.discovery.find().map((d) => [d.pid, d]));
     for (const [pid, t] of this.tracked) {
       if (!found.has(pid) || processGone(pid) || startTimeOf(pid) !== t.startTime) reports.push(this.retire(pid, t));
       else reports.push(this.scan(pid, t));
@@ -113,7 +113,7 @@ export class Fleet {
   }
 
   private arm(d: Discovered): TargetReport {
-    const labels: TargetLabels = { pid: d.pid, comm: d.comm, backend: '' };
+    const labels: TargetLabels = { pid: d.pid, comm: d.comm, backend: '', cgroup: d.cgroup };
     const startTime = startTimeOf(d.pid);
     let backend: Backend | undefined;
     try {

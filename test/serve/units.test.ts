@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { intersectRuns, SlidingWindow, unionRuns } from '../../src/serve/window.js';
 import { parseListen, parseServeArgs } from '../../src/cli/serve.js';
 import { ServeMetrics } from '../../src/serve/metrics.js';
-import { discover, selfAndAncestors } from '../../src/serve/targets.js';
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { findCgroup } from '../../src/targets/cgroup.js';
+import { Discovery, selfAndAncestors, type TargetSpec } from '../../src/serve/targets.js';
 import type { TargetReport } from '../../src/serve/messages.js';
 
 const runs = (...xs: number[]) => new Float64Array(xs);
@@ -37,6 +42,7 @@ describe('serve arguments', () => {
     const o = parseServeArgs(['42', '--match', 'qemu', '--interval', '500ms', '--window', '10s', '--bandwidth', '1GiB/s']);
     expect(o.targets).toEqual([{ kind: 'pid', pid: 42 }, { kind: 'match', pattern: 'qemu' }]);
     expect(o).toMatchObject({ host: '127.0.0.1', port: 9464, intervalMs: 500, windowRounds: 20, graceMs: 60_000, bandwidthBytesPerSec: 2 ** 30, downtimeMs: 300, backend: 'auto' });
+    expect(parseServeArgs(['--tree', '12', '--match', 'a', '--match', 'b']).targets).toEqual([{ kind: 'match', pattern: 'a' }, { kind: 'match', pattern: 'b' }, { kind: 'tree', pid: 12 }]);
     expect(() => parseServeArgs([])).toThrow(/at least one target/);
     expect(() => parseServeArgs(['--match', '('])).toThrow(/invalid --match/);
     expect(() => parseServeArgs(['0'])).toThrow(/invalid pid/);
@@ -44,7 +50,7 @@ describe('serve arguments', () => {
 });
 
 describe('series lifecycle', () => {
-  const labels = { pid: 7, comm: 'w', backend: 'uffd-wp' };
+  const labels = { pid: 7, comm: 'w', backend: 'uffd-wp', cgroup: '' };
   const round: TargetReport = { kind: 'round', labels, dirtyPages: 10, pageSize: 4096, dirtyBytesPerSec: 40960, workingSetPages: 10, hotSetPages: 3, scanSeconds: 0.01, pauseSeconds: 0 };
   const series = async (m: ServeMetrics) => (await m.text()).split('\n').filter((l) => l.startsWith('dirtytrack_') && l.includes('pid="7"'));
 
@@ -53,9 +59,9 @@ describe('series lifecycle', () => {
     const m = new ServeMetrics(5000, () => now);
     m.apply([{ kind: 'armed', labels }]);
     m.apply([round]);
-    expect(await series(m)).toContain('dirtytrack_dirty_bytes_per_second{pid="7",comm="w",backend="uffd-wp"} 40960');
+    expect(await series(m)).toContain('dirtytrack_dirty_bytes_per_second{pid="7",comm="w",backend="uffd-wp",cgroup=""} 40960');
     m.apply([{ kind: 'gone', labels }]);
-    expect(await series(m)).toEqual(['dirtytrack_up{pid="7",comm="w",backend="uffd-wp"} 0']);
+    expect(await series(m)).toEqual(['dirtytrack_up{pid="7",comm="w",backend="uffd-wp",cgroup=""} 0']);
     now = 4999;
     expect(await series(m)).toHaveLength(1);
     now = 5000;
@@ -68,19 +74,45 @@ describe('series lifecycle', () => {
     const text = await m.text();
     expect(text).toContain('dirtytrack_errors_total{reason="busy"} 1');
     expect(text).toContain('dirtytrack_errors_total{reason="permission"} 0');
-    expect(await series(m)).toEqual(['dirtytrack_up{pid="7",comm="w",backend=""} 0']);
+    expect(await series(m)).toEqual(['dirtytrack_up{pid="7",comm="w",backend="",cgroup=""} 0']);
     m.apply([{ kind: 'armed', labels }]);
-    expect(await series(m)).toEqual(['dirtytrack_up{pid="7",comm="w",backend="uffd-wp"} 1']);
+    expect(await series(m)).toEqual(['dirtytrack_up{pid="7",comm="w",backend="uffd-wp",cgroup=""} 1']);
   });
 });
 
 describe('discovery', () => {
-  it('--match finds processes by command line but never this process or its ancestors', () => {
+  const find = (specs: TargetSpec[], exclude = new Set<number>()) => new Discovery(specs, exclude).find();
+
+  it('--match finds processes by command line but never this process or its ancestors; each pid once', () => {
     const self = selfAndAncestors();
     expect(self.has(process.pid)).toBe(true);
-    const mine = discover([{ kind: 'match', pattern: 'vitest|node' }], new Set());
-    expect(mine.some((d) => d.pid === process.pid)).toBe(true);
-    expect(discover([{ kind: 'match', pattern: 'vitest|node' }], self).some((d) => self.has(d.pid))).toBe(false);
-    expect(discover([{ kind: 'pid', pid: process.pid }, { kind: 'match', pattern: 'vitest|node' }], new Set()).filter((d) => d.pid === process.pid)).toHaveLength(1);
+    expect(find([{ kind: 'match', pattern: 'vitest|node' }]).some((d) => d.pid === process.pid)).toBe(true);
+    expect(find([{ kind: 'match', pattern: 'vitest|node' }], self).some((d) => self.has(d.pid))).toBe(false);
+    expect(find([{ kind: 'pid', pid: process.pid }, { kind: 'match', pattern: 'vitest|node' }]).filter((d) => d.pid === process.pid)).toHaveLength(1);
+    expect(find([{ kind: 'match', pattern: '.' }]).some((d) => d.pid === 2 && d.comm === 'kthreadd')).toBe(false); // kernel threads have no cmdline
+  });
+
+  it('--tree follows children that appear later; --cgroup labels each process with its cgroup', async () => {
+    const sh = spawn('sh', ['-c', 'sleep 30 & read x'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const group = `dirtytrack-serve-test-${process.pid}`;
+    const dir = join(findCgroup('/'), group);
+    mkdirSync(dir);
+    const member = spawn('sleep', ['30'], { stdio: 'ignore' });
+    let found: number[] = [];
+    try {
+      const tree = new Discovery([{ kind: 'tree', pid: sh.pid! }], new Set());
+      for (let i = 0; i < 50 && found.length < 2; i++, await delay(20)) found = tree.find().map((d) => d.pid);
+      expect(found[0]).toBe(sh.pid);
+      expect(found).toHaveLength(2); // sh and its sleep
+      writeFileSync(join(dir, 'cgroup.procs'), String(member.pid));
+      const inGroup = find([{ kind: 'cgroup', path: group }]);
+      expect(inGroup).toEqual([{ pid: member.pid, comm: 'sleep', cgroup: `/${group}` }]);
+    } finally {
+      for (const pid of found) if (pid !== sh.pid) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      sh.kill('SIGKILL');
+      member.kill('SIGKILL');
+      await delay(100);
+      rmdirSync(dir);
+    }
   });
 });
