@@ -99,7 +99,10 @@ export async function serve(o: ServeOptions): Promise<number> {
     process.on('SIGTERM', onSignal);
 
     worker.on('message', (m: WorkerMessage) => {
-      if (m.type === 'round') metrics.apply(m.reports);
+      if (m.type === 'round') {
+        metrics.apply(m.reports);
+        for (const r of m.reports) if (r.kind === 'error') log(`cannot track ${r.labels.pid}${r.labels.comm ? ` (${r.labels.comm})` : ''}: ${r.message}`);
+      }
       else {
         for (const f of m.failures) log(`could not close ${f}`);
         if (m.failures.length) exitCode = 1;
