@@ -23,7 +23,7 @@ export interface WatchViews {
   round(r: WatchRound, scans: ScanResult | ScanResult[], line: string): string;
   summaryLines(): string[];
   /** Write the heatmap; returns an error line instead of throwing (what was measured is summarised anyway: exit 7). */
-  finish(s: WatchSummary): string | undefined;
+  finish(s: WatchSummary, target?: string): string | undefined;
 }
 
 /** Fail before the watch, not after it, and without leaving an empty file behind. */
@@ -60,10 +60,10 @@ export function watchViews(values: { regions?: string; heatmap?: string }, stabl
       return `${line}${' '.repeat(Math.max(0, BAR_WIDTH - bar))}  ${topRegions(list, n)}`;
     },
     summaryLines: () => tally?.summaryLines(n) ?? [],
-    finish(s) {
+    finish(s, target) {
       if (!heat || file === undefined) return undefined;
       try {
-        writeFileSync(file, heat.svg(`dirtytrack watch ${s.pid} · backend ${s.backend} · every ${s.intervalMs} ms · stopped: ${s.reason}`));
+        writeFileSync(file, heat.svg(`dirtytrack watch ${target ?? s.pid} · backend ${s.backend} · every ${s.intervalMs} ms · stopped: ${s.reason}`));
         return undefined;
       } catch (err) {
         return `cannot write heatmap ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`;

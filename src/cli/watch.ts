@@ -51,7 +51,6 @@ export async function watchCommand(args: string[]): Promise<number> {
     ...TARGET_OPTIONS,
   });
   const targets = parseTargets(positionals, values, 'watch');
-  if (targets.kind === 'group' && (values.heatmap !== undefined || values.regions !== undefined)) throw usageError('--heatmap and --regions take one pid');
   if (values.freeze && values['no-freeze']) throw usageError('--freeze and --no-freeze exclude each other');
   const bandwidth = values.bandwidth === undefined ? undefined : parseBandwidth(values.bandwidth);
   const opts = {
@@ -88,7 +87,8 @@ export async function watchCommand(args: string[]): Promise<number> {
       onRound: (r, g) => {
         maxSoFar = Math.max(maxSoFar, r.dirtyPages);
         emit({ ...roundJson(r), ...groupRoundJson(g) });
-        if (!values.json) process.stdout.write(roundLine(r, maxSoFar) + groupRoundNote(g) + '\n');
+        const line = views.round(r, g.group.scans, roundLine(r, maxSoFar)) + groupRoundNote(g);
+        if (!values.json) process.stdout.write(line + '\n');
       },
     }).then((w) => {
       group = { label: targets.source.label, members: w.tracker.members() };
@@ -115,7 +115,7 @@ export async function watchCommand(args: string[]): Promise<number> {
   emit({ ...summaryJson(summary, est, PAGE_SIZE), ...(group ? groupSummaryJson(group.label, group.members) : {}) });
   const groupLines = group ? groupSummaryLines(group.label, group.members) : [];
   if (!values.json) process.stdout.write([summaryText(summary, rounds, PAGE_SIZE, est, bandwidth), ...groupLines, ...views.summaryLines()].join('\n') + '\n');
-  const heatmapError = views.finish(summary);
+  const heatmapError = views.finish(summary, group?.label);
   if (heatmapError) process.stderr.write(`dirtytrack: ${heatmapError}\n`);
   if (error !== undefined) {
     process.stderr.write(errorText(error));

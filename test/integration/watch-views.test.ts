@@ -46,6 +46,28 @@ describe('watch --regions / --heatmap', () => {
     expect(png.status).toBe(0);
   });
 
+  it('for a group: one block of bands per process, regions named with their pid', async () => {
+    const other = await Target.spawn('rate-writer', ['--pages', '512', '--rate', '2000', '--seed', '6']);
+    try {
+      await other.command('start');
+      const svg = `${dir}/g.svg`;
+      const r = await dirtytrack('watch', String(target.pid), String(other.pid), '--max-rounds', '3', '--stable', '10', '--regions', '1', '--heatmap', svg);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const rounds = r.stdout.split('\n').filter((l) => l.startsWith('round '));
+      expect(rounds).toHaveLength(3);
+      for (const line of rounds) expect(line).toContain(`  ${target.pid}:[anon]@0x${target.region().start.toString(16)} `);
+      const text = readFileSync(svg, 'utf8');
+      for (const pid of [target.pid, other.pid]) expect(text).toContain(`font-weight="bold">pid ${pid}</text>`);
+      const png = spawnSync('rsvg-convert', ['--format', 'png', svg], { maxBuffer: 1 << 26 });
+      if (png.error) throw new Error(`rsvg-convert failed to run (${png.error.message}): install librsvg2-bin`);
+      expect(png.status).toBe(0);
+      await other.command('stop');
+    } finally {
+      await other.exit();
+    }
+  });
+
   it('a heatmap that cannot be written (full disk) still summarises the watch, then exits 7 with one line', async () => {
     const r = await dirtytrack('watch', String(target.pid), '--max-rounds', '2', '--stable', '10', '--heatmap', '/dev/full');
     expect(r.code).toBe(7);
