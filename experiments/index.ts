@@ -1,4 +1,5 @@
 import { backendsExperiment } from './backends.js';
+import { container } from './container.js';
 import { convergence } from './convergence.js';
 import { lostWrites } from './lost-writes.js';
 import { nodeRuntime } from './node-runtime.js';
@@ -36,4 +37,4 @@ export interface Experiment<D = any> {
   render(runs: Array<Measured<D>>): Promise<Rendered>;
 }
 
-export const EXPERIMENTS: Experiment[] = [strideWriter, scanAccuracy, scenarios, backendsExperiment, convergence, stopTime, patterns, lostWrites, nodeRuntime, vmDirtyRate];
+export const EXPERIMENTS: Experiment[] = [strideWriter, scanAccuracy, scenarios, backendsExperiment, convergence, stopTime, patterns, lostWrites, nodeRuntime, vmDirtyRate, container];

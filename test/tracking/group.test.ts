@@ -1,5 +1,5 @@
 // A process group against the truth each process reports: per process and the deduplicated total,
-// phase by phase, through an exit and an exec; once per working backend (natively uffd-wp,
+// phase by phase, through a fork, an exit and an exec; once per working backend (natively uffd-wp,
 // in the lab soft-dirty and pagemap-scan).
 import { describe, expect, it } from 'vitest';
 import { runGroup, type GroupPhase } from '../../experiments/lib/group-run.js';
@@ -33,17 +33,19 @@ function expectExact(p: GroupPhase) {
 
 for (const backend of workingBackends()) {
   describe(`a process tree with ${backend}`, () => {
-    it('per process and deduplicated total exact through an exit and an exec; shared pages merged as written', async () => {
+    it('per process and deduplicated total exact through a fork, an exit and an exec; shared pages merged as written', async () => {
       const run = await runGroup({
         backend, family: FAMILY, phases: 6, source: treeSource,
-        churn: { 3: { op: 'exit', child: 0 }, 5: { op: 'exec', child: 1 } },
+        churn: { 3: { op: 'fork' }, 4: { op: 'exit', child: 0 }, 5: { op: 'exec', child: 1 } },
       });
       expect(run.backend).toBe(backend);
       for (const p of run.phases) expectExact(p);
       // power: the runs must have exercised what they claim
       expect(run.phases.reduce((a, p) => a + p.sharedTruthMerged, 0)).toBeGreaterThan(5);
-      expect(run.phases[2].gone).toHaveLength(1);
-      expect(run.phases[2].processes).toHaveLength(2);
+      expect(run.phases[2].born).toHaveLength(1); // forked while tracked: a uffd-wp child inherits its parent's descriptor
+      expect(run.phases[2].processes).toHaveLength(4);
+      expect(run.phases[3].gone).toHaveLength(1);
+      expect(run.phases[3].processes).toHaveLength(3);
       expect(run.phases[4].processes.find((p) => p.acc.written >= 512)).toBeDefined(); // the exec'd image, populated anew
       expect(run.phases.every((p) => p.skipped === 0)).toBe(true);
     });
