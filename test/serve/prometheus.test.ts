@@ -8,6 +8,7 @@ import { Target } from '../../experiments/lib/target.js';
 import { TruthLog } from '../../experiments/lib/truth-log.js';
 import { PAGE_SIZE } from '../../src/kernel/info.js';
 import { freePort, startPrometheus, startServe, stop, until, type Prometheus } from './harness.js';
+import { exitAllHostile, expectUnharmed, spawnHostile, uffdInodes } from '../hostile/helpers.js';
 
 const RATE = 4000, PAGES = 16384; // one 1 s round writes RATE pages, all distinct (uniform cycles a permutation of PAGES > RATE)
 const GRACE_S = 4;
@@ -20,7 +21,7 @@ function absentPid(): number {
   throw new Error('no free pid number found');
 }
 
-let writer: Target | undefined, matched: Target | undefined;
+let writer: Target | undefined, matched: Target | undefined, sandboxed: Target | undefined;
 let serve: { child: ChildProcess; port: number; stderr: () => string } | undefined;
 let prom: Prometheus | undefined;
 const ghost = absentPid();
@@ -28,10 +29,12 @@ const ghost = absentPid();
 beforeAll(async () => {
   writer = await Target.spawn('rate-writer', ['--pages', String(PAGES), '--rate', String(RATE), '--seed', '11']);
   await writer.command('start');
+  // A live target no backend may touch: its seccomp filter traps userfaultfd() (uffd-wp refuses it).
+  sandboxed = await spawnHostile('seccomp-target', ['--action', 'trap']);
   // Prometheus first, so it scrapes from the exporter's first round on (the ghost's up 0 lasts GRACE_S).
   const port = await freePort();
   prom = await startPrometheus([`127.0.0.1:${port}`]);
-  serve = await startServe(['--interval', '1s', '--grace', `${GRACE_S}s`, '--window', '5s', '--bandwidth', '1GiB/s', String(writer.pid), String(ghost), '--match', MATCH], port);
+  serve = await startServe(['--interval', '1s', '--grace', `${GRACE_S}s`, '--window', '5s', '--bandwidth', '1GiB/s', String(writer.pid), String(ghost), String(sandboxed.pid), '--match', MATCH], port);
 });
 
 afterAll(async () => {
@@ -39,6 +42,7 @@ afterAll(async () => {
   await prom?.close();
   writer?.kill();
   matched?.kill();
+  await exitAllHostile();
 });
 
 const one = async (q: string) => (await prom!.query(q))[0]?.value[1];
@@ -80,6 +84,23 @@ describe('dirtytrack serve under a real Prometheus', () => {
     expect(Number(await one(`max_over_time(dirtytrack_up{pid="${ghost}"}[5m])`))).toBe(0);
     expect(Number(await one('dirtytrack_errors_total{reason="no_process"}'))).toBeGreaterThanOrEqual(1);
     await until(`pid ${ghost}'s up series to go`, (GRACE_S + 10) * 1000, async () => ((await prom!.query(`dirtytrack_up{pid="${ghost}"}`)).length === 0 ? true : undefined));
+  });
+
+  it('a live target that cannot be tracked stays up 0, counts its reason and is left unharmed', async () => {
+    const sel = `{pid="${sandboxed!.pid}"}`;
+    const backend = (await prom!.query(`dirtytrack_up${sel}`))[0]?.metric.backend;
+    if (backend === 'uffd-wp') return expect.fail('the seccomp-filtered target was tracked with uffd-wp');
+    if (backend === undefined || backend === '') {
+      // uffd-wp (this host's only backend) refuses it: up 0 with no backend, a capability error.
+      expect(await one(`dirtytrack_up${sel}`)).toBe('0');
+      expect(Number(await one('dirtytrack_errors_total{reason="capability"}'))).toBeGreaterThanOrEqual(1);
+    } else {
+      expect(await one(`dirtytrack_up${sel}`)).toBe('1'); // a soft-dirty kernel tracks it without injecting
+    }
+    expect(serve!.stderr()).toMatch(new RegExp(`cannot track ${sandboxed!.pid} \\(hostile-seccomp\\)?.*seccomp`));
+    await expectUnharmed(sandboxed!);
+    expect((await sandboxed!.command('status')).sigsys).toBe(0);
+    expect(uffdInodes(sandboxed!.pid)).toEqual([]);
   });
 
   it('a process that starts matching --match appears', async () => {
