@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { openBackend } from '../backends/select.js';
 import { DirtyTrackError } from '../errors.js';
 import { canSignal, freeze, processGone, thaw } from '../proc/freeze.js';
@@ -6,7 +5,9 @@ import { estimatePrecopy } from '../watch/precopy.js';
 import type { Backend } from '../types.js';
 import type { ErrorReason, ServeConfig, TargetLabels, TargetReport } from './messages.js';
 import { Discovery, startTimeOf, type Discovered } from './targets.js';
-import { scanRuns, SlidingWindow } from './window.js';
+import { SlidingWindow } from './window.js';
+import { concatRuns } from '../ranges.js';
+import { residentBytes } from '../watch/source.js';
 
 /** A target that failed is tried again after interval × 2^failures, at most this long. */
 export const MAX_RETRY_MS = 60_000;
@@ -30,14 +31,6 @@ export function reasonOf(err: unknown): ErrorReason {
     case 'ENOSOFTDIRTY': case 'ENOTSUP': return 'capability';
     case 'EBUSY': case 'ELOCKED': return 'busy'; // traced, or tracked by another dirtytrack
     default: return 'scan_failed';
-  }
-}
-
-function residentBytes(pid: number, pageSize: number): number {
-  try {
-    return Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * pageSize;
-  } catch {
-    return 0;
   }
 }
 
@@ -170,7 +163,7 @@ export class Fleet {
     const f1 = this.now();
     const seconds = ((t.frozen ? f0 : (s0 + s1) / 2) - t.windowStart) / 1000;
     t.windowStart = t.frozen ? f1 : (s0 + s1) / 2;
-    const { workingSetPages, hotSetPages } = t.window.push(scanRuns(scan));
+    const { workingSetPages, hotSetPages } = t.window.push(concatRuns(scan.regions.map((r) => r.runs)));
     t.rates.push({ pages: scan.dirtyPages, seconds });
     if (t.rates.length > this.cfg.windowRounds) t.rates.shift();
     const report: TargetReport = {
@@ -188,7 +181,7 @@ export class Fleet {
       // The steady rate over the window, as `watch` summarises it: one round is too noisy to plan on.
       const pages = t.rates.reduce((a, r) => a + r.pages, 0), secs = t.rates.reduce((a, r) => a + r.seconds, 0);
       const est = estimatePrecopy({
-        residentBytes: residentBytes(pid, scan.pageSize),
+        residentBytes: residentBytes(pid),
         dirtyBytesPerSec: secs > 0 ? (pages * scan.pageSize) / secs : 0,
         workingSetBytes: workingSetPages * scan.pageSize,
         bandwidthBytesPerSec: this.cfg.bandwidthBytesPerSec,

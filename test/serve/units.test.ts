@@ -1,6 +1,6 @@
 // The exporter's pure parts: windows over page runs, argument parsing, series lifecycle, discovery.
 import { describe, expect, it } from 'vitest';
-import { intersectRuns, SlidingWindow, unionRuns } from '../../src/serve/window.js';
+import { SlidingWindow } from '../../src/serve/window.js';
 import { parseListen, parseServeArgs } from '../../src/cli/serve.js';
 import { ServeMetrics } from '../../src/serve/metrics.js';
 import { spawn } from 'node:child_process';
@@ -12,17 +12,8 @@ import { Discovery, selfAndAncestors, type TargetSpec } from '../../src/serve/ta
 import type { TargetReport } from '../../src/serve/messages.js';
 
 const runs = (...xs: number[]) => new Float64Array(xs);
-const pages = (r: Float64Array) => { const s: number[] = []; for (let i = 0; i < r.length; i += 2) for (let p = r[i]; p < r[i + 1]; p++) s.push(p); return s; };
 
-describe('page runs', () => {
-  it('union and intersection agree with sets, touching and overlapping runs included', () => {
-    const a = runs(0, 4, 10, 12, 20, 30), b = runs(2, 6, 12, 14, 25, 26, 40, 41);
-    const sa = new Set(pages(a)), sb = new Set(pages(b));
-    expect(pages(unionRuns(a, b))).toEqual([...new Set([...sa, ...sb])].sort((x, y) => x - y));
-    expect(pages(intersectRuns(a, b))).toEqual([...sa].filter((p) => sb.has(p)));
-    expect(Array.from(unionRuns(a, b))).toEqual([0, 6, 10, 14, 20, 30, 40, 41]); // merged
-  });
-
+describe('sliding window', () => {
   it('the window forgets rounds older than its size', () => {
     const w = new SlidingWindow(2);
     expect(w.push(runs(0, 10))).toEqual({ workingSetPages: 10, hotSetPages: 10 });
