@@ -7,6 +7,8 @@ import { decodeEntry } from './proc/pagemap-entry.js';
 import { PagemapReader } from './proc/pagemap.js';
 import { probeSoftDirty, softDirtyConfig, type Probe } from './kernel/features.js';
 import { selectRegions, regionPages } from './scan-result.js';
+import { checkProcess, liveThread, readStatus, statusField } from './proc/process.js';
+import { seccompReport, type SeccompReport } from './proc/seccomp.js';
 import { nativeStatus } from './native/binding.js';
 
 export interface ProcessAccess {
@@ -19,6 +21,8 @@ export interface ProcessAccess {
   clearRefsWritable: boolean;
   /** Pid of a tracer already attached (ptrace allows one), 0 when none. */
   tracerPid: number;
+  /** Seccomp state and what it means for each backend (uffd-wp injects system calls). */
+  seccomp?: SeccompReport;
   regions: number;
   problems: string[];
 }
@@ -65,15 +69,19 @@ function effectiveCaps(pid: number | 'self' = 'self'): bigint {
 const hasCap = (caps: bigint, bit: number) => ((caps >> BigInt(bit)) & 1n) === 1n;
 
 function processAccess(pid: number): ProcessAccess {
-  let status: string;
-  try {
-    status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch (err) {
-    throw fromSystemError(err, `cannot read /proc/${pid}/status`, pid);
-  }
+  checkProcess(pid);
+  const status = readStatus(pid);
   const problems: string[] = [];
-  const comm = /^Name:\s*(.*)$/m.exec(status)?.[1] ?? '?';
-  const tracerPid = Number(/^TracerPid:\s*(\d+)$/m.exec(status)?.[1] ?? 0);
+  const comm = statusField(status, 'Name') ?? '?';
+  const tracerPid = Number(statusField(status, 'TracerPid') ?? 0);
+  let seccomp: SeccompReport | undefined;
+  try {
+    // Reading filters stops a thread for an instant; a traced one cannot be stopped by a second tracer.
+    seccomp = tracerPid === 0 ? seccompReport(pid, liveThread(pid) ?? pid) : undefined;
+  } catch (err) {
+    problems.push(err instanceof DirtyTrackError ? err.message : String(err));
+  }
+  if (seccomp?.meaning.uffdWp.startsWith('refused')) problems.push(`uffd-wp ${seccomp.meaning.uffdWp}`);
   let regions = 0;
   let mapsReadable = false;
   let pagemapReadable = false;
@@ -102,7 +110,7 @@ function processAccess(pid: number): ProcessAccess {
   }
   if (tracerPid !== 0) problems.push(`already traced by pid ${tracerPid}: uffd-wp cannot attach`);
   if (regions === 0 && mapsReadable) problems.push('no memory mappings (kernel thread or zombie)');
-  return { pid, comm, mapsReadable, pagemapReadable, pfnVisible, clearRefsWritable, tracerPid, regions, problems };
+  return { pid, comm, mapsReadable, pagemapReadable, pfnVisible, clearRefsWritable, tracerPid, seccomp, regions, problems };
 }
 
 /** Whether the first present page found shows a non-zero PFN (needs CAP_SYS_ADMIN since Linux 4.2). */

@@ -91,8 +91,9 @@ export function isAlive(pid: number): boolean {
 }
 
 /**
- * Where the memory files of `pid` (maps, pagemap, mem, clear_refs) can be read. A leader that has
- * exited has no mm, so its own files are empty: those of a live thread describe the same memory.
+ * Where the memory and descriptor files of `pid` (maps, pagemap, mem, clear_refs, fd, fdinfo) can be
+ * read. A leader that has exited has no mm and no descriptor table, so its own files are empty: those
+ * of a live thread describe the same memory and descriptors.
  */
 export function memDir(pid: number | 'self'): string {
   if (pid === 'self') return '/proc/self';

@@ -84,9 +84,32 @@ export function requireInjectable(pid: number, tid: number, call: InjectedCall, 
   throw refuse(pid, `${pid} runs under a seccomp filter that answers ${call.name}() with SECCOMP_RET_${v.action}: ${CONSEQUENCE[v.action]}`);
 }
 
-/** For doctor: what the seccomp state of `pid` means, in a few words. */
-export function describeSeccomp(mode: 0 | 1 | 2, filters?: number): string {
-  if (mode === 0) return 'no seccomp filter';
-  if (mode === 1) return 'seccomp strict mode: no system call can be injected';
-  return `seccomp filter mode (${filters ?? '?'} filters): injected calls are checked against the filters first`;
+/** For doctor: the seccomp state of `pid` and what it means for each backend. */
+export interface SeccompReport {
+  mode: 0 | 1 | 2;
+  filters?: number;
+  /** What the filters do with the userfaultfd() uffd-wp injects (mode 2), or why that is unknown. */
+  userfaultfd?: SeccompAction | 'unreadable';
+  /** Per backend, in words. */
+  meaning: { softDirty: string; pagemapScan: string; uffdWp: string };
+}
+
+export function seccompReport(pid: number, tid = pid, readFilters: FilterReader = defaultReader): SeccompReport {
+  const { mode, filters } = seccompOf(pid, tid);
+  const untouched = mode === 0 ? 'no seccomp filter' : 'not affected: nothing is injected into the process';
+  const meaning = (uffdWp: string) => ({ softDirty: untouched, pagemapScan: untouched, uffdWp });
+  if (mode === 0) return { mode, filters, meaning: meaning('no seccomp filter: userfaultfd() can be injected') };
+  if (mode === 1) return { mode, filters, meaning: meaning('refused: seccomp strict mode allows no injected call') };
+  const call = { name: 'userfaultfd', nr: 323, args: [0o2004000n] };
+  let v: SeccompVerdict;
+  try {
+    v = seccompVerdict(pid, tid, call, 0n, readFilters);
+  } catch (err) {
+    const why = err instanceof DirtyTrackError ? err.message.replace(/;.*$/, '') : String(err);
+    return { mode, filters, userfaultfd: 'unreadable', meaning: meaning(`refused: ${why}`) };
+  }
+  const uffdWp = v.action === 'ALLOW' ? `works: the ${v.filters} filters allow userfaultfd()`
+    : v.action === 'ERRNO' ? `fails: the filters answer userfaultfd() with an error (errno ${v.errno}); the process is not harmed`
+    : `refused: the filters answer userfaultfd() with SECCOMP_RET_${v.action} (${CONSEQUENCE[v.action]})`;
+  return { mode, filters, userfaultfd: v.action, meaning: meaning(uffdWp) };
 }

@@ -16,6 +16,7 @@ export function doctorToText(d: DoctorReport): string {
   if (p) {
     lines.push(`process        ${p.pid} (${p.comm}), ${p.regions} scannable regions`);
     lines.push(`  maps ${yes(p.mapsReadable)}, pagemap ${yes(p.pagemapReadable)}, PFNs visible ${yes(p.pfnVisible)}, clear_refs writable ${yes(p.clearRefsWritable)}, tracer ${p.tracerPid || 'none'}`);
+    if (p.seccomp) lines.push(`  seccomp: soft-dirty and pagemap-scan ${p.seccomp.meaning.softDirty}; uffd-wp ${p.seccomp.meaning.uffdWp}`);
     for (const problem of p.problems) lines.push(`  problem: ${problem}`);
   }
   return lines.join('\n');

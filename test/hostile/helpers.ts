@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { expect } from 'vitest';
 import { Target, WORKLOAD_DIR } from '../../experiments/lib/target.js';
-import { processState } from '../native/helpers.js';
+import { isAlive, memDir, tracerOf } from '../../src/proc/process.js';
+import { PAGE_SIZE } from '../../src/kernel/info.js';
 import type { ScanResult } from '../../src/types.js';
 
 export { exitAll, processState, sleep } from '../native/helpers.js';
@@ -34,9 +35,10 @@ export async function exitAllHostile(): Promise<void> {
 /** Inode numbers of the userfaultfds `pid` holds. */
 export function uffdInodes(pid: number): number[] {
   const out: number[] = [];
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+  const dir = `${memDir(pid)}/fd`; // a live thread's when the leader has exited
+  for (const fd of readdirSync(dir)) {
     try {
-      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[userfaultfd]') out.push(statSync(`/proc/${pid}/fd/${fd}`).ino);
+      if (readlinkSync(`${dir}/${fd}`) === 'anon_inode:[userfaultfd]') out.push(statSync(`${dir}/${fd}`).ino);
     } catch {
       // closed meanwhile
     }
@@ -44,9 +46,10 @@ export function uffdInodes(pid: number): number[] {
   return out;
 }
 
-/** The target is alive, not traced, and its own check finds its memory as it wrote it. */
+/** The target is alive (some thread runs), not traced, and its own check finds its memory as it wrote it. */
 export async function expectUnharmed(t: Target, check = 'check'): Promise<void> {
-  expect(processState(t.pid)).not.toMatch(/^(Z|X|gone)$/);
+  expect(isAlive(t.pid)).toBe(true);
+  expect(tracerOf(t.pid)).toBe(0);
   const reply = await t.command(check);
   expect(reply).toMatchObject({ event: 'ok', cmd: 'check', intact: true, bad: 0 });
 }
@@ -58,6 +61,18 @@ export function pagesIn(t: Target, scan: ScanResult, name = 'main'): Set<number>
   for (const { runs } of scan.regions) {
     for (let i = 0; i < runs.length; i += 2) {
       for (let p = runs[i]; p < runs[i + 1]; p++) if (p >= r.startPage && p < r.startPage + r.pages) out.add(p);
+    }
+  }
+  return out;
+}
+
+/** Pages inside the target's region `name` that a `scan --json` output names, as absolute page numbers. */
+export function jsonPagesIn(t: Target, json: { regions: Array<{ dirty: string[][] }> }, name = 'main'): Set<number> {
+  const r = t.region(name);
+  const out = new Set<number>();
+  for (const reg of json.regions) {
+    for (const [s, e] of reg.dirty) {
+      for (let p = Number(BigInt(s) / BigInt(PAGE_SIZE)); p < Number(BigInt(e) / BigInt(PAGE_SIZE)); p++) if (p >= r.startPage && p < r.startPage + r.pages) out.add(p);
     }
   }
   return out;

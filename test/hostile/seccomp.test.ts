@@ -86,3 +86,21 @@ describe('seccomp: a filter that allows the calls', () => {
     expect((await t.command('status')).sigsys).toBe(0);
   });
 });
+
+describe('doctor PID: the seccomp state and what it means for each backend', () => {
+  it('per action, in JSON and text; the target is unharmed by the look', async () => {
+    for (const [action, uffdWp] of [['kill_process', /^refused: the filters answer userfaultfd\(\) with SECCOMP_RET_KILL_PROCESS/], ['errno', /^fails: .*errno 1\)/], ['allow', /^works/]] as const) {
+      const t = await spawnHostile('seccomp-target', ['--action', action]);
+      const r = await dirtytrack('doctor', String(t.pid), '--json');
+      expect(r.code).toBe(0);
+      const s = JSON.parse(r.stdout).process.seccomp;
+      expect(s).toMatchObject({ mode: 2, filters: 1, userfaultfd: action.toUpperCase() });
+      expect(s.meaning.uffdWp).toMatch(uffdWp);
+      expect(s.meaning.softDirty).toMatch(/not affected/);
+      const text = await dirtytrack('doctor', String(t.pid));
+      expect(text.stdout).toMatch(/seccomp: soft-dirty and pagemap-scan not affected.*; uffd-wp (refused|fails|works)/);
+      await expectUnharmed(t);
+      expect(uffdInodes(t.pid)).toEqual([]);
+    }
+  });
+});

@@ -5,7 +5,7 @@ import { O_CLOEXEC, O_NONBLOCK, TRACKER_FEATURES, UFFD_FEATURE_INITIALIZED, UFFD
 import { describeResult, injectSyscall, SYS } from './inject.js';
 import { mayBeRegistered } from './policy.js';
 import { readMaps } from '../../proc/maps.js';
-import { liveThread, readStat, startedAtMs } from '../../proc/process.js';
+import { liveThread, memDir, readStat, startedAtMs } from '../../proc/process.js';
 import { kernelRelease } from '../../kernel/info.js';
 import { isNativeError, nativeFailure, requireNative, type NativeBinding } from '../../native/binding.js';
 import type { MapsRegion } from '../../types.js';
@@ -45,20 +45,20 @@ export interface TargetUffd {
 export function trackerUffds(pid: number): TargetUffd[] {
   let names: string[];
   try {
-    names = readdirSync(`/proc/${pid}/fd`);
+    names = readdirSync(`${memDir(pid)}/fd`);
   } catch (err) {
-    throw fromSystemError(err, `cannot list /proc/${pid}/fd`, pid, `/proc/${pid}/fd`);
+    throw fromSystemError(err, `cannot list /proc/${pid}/fd`, pid, `${memDir(pid)}/fd`);
   }
   const started = startedAtMs(pid);
   const found: TargetUffd[] = [];
   for (const name of names) {
     try {
-      if (readlinkSync(`/proc/${pid}/fd/${name}`) !== UFFD_LINK) continue;
-      const info = readFileSync(`/proc/${pid}/fdinfo/${name}`, 'utf8');
+      if (readlinkSync(`${memDir(pid)}/fd/${name}`) !== UFFD_LINK) continue;
+      const info = readFileSync(`${memDir(pid)}/fdinfo/${name}`, 'utf8');
       // API:\t<api>:<features>:<ioctls>, all hex (fs/userfaultfd.c, userfaultfd_show_fdinfo)
       const m = /^API:\s*[0-9a-f]+:([0-9a-f]+):/m.exec(info);
       if (!m || (BigInt('0x' + m[1]) & ~UFFD_FEATURE_INITIALIZED) !== TRACKER_FEATURES) continue;
-      const st = statSync(`/proc/${pid}/fd/${name}`);
+      const st = statSync(`${memDir(pid)}/fd/${name}`);
       const own = started !== undefined && started <= st.ctimeMs + CLOCK_SLACK_MS && !heldByAncestor(pid, st.ino);
       found.push({ fd: Number(name), ino: st.ino, createdMs: st.ctimeMs, own });
     } catch {
@@ -86,13 +86,13 @@ function uffdInodes(pid: number): Set<number> {
   const inos = new Set<number>();
   let names: string[];
   try {
-    names = readdirSync(`/proc/${pid}/fd`);
+    names = readdirSync(`${memDir(pid)}/fd`);
   } catch {
     return inos; // gone, or not ours to read
   }
   for (const name of names) {
     try {
-      if (readlinkSync(`/proc/${pid}/fd/${name}`) === UFFD_LINK) inos.add(statSync(`/proc/${pid}/fd/${name}`).ino);
+      if (readlinkSync(`${memDir(pid)}/fd/${name}`) === UFFD_LINK) inos.add(statSync(`${memDir(pid)}/fd/${name}`).ino);
     } catch {
       // closed meanwhile
     }
@@ -131,7 +131,7 @@ function processFailure(err: unknown, what: string, pid: number): DirtyTrackErro
 
 /** The lowest descriptor number free in `pid`: where its next descriptor lands. */
 function nextFreeFd(pid: number): number {
-  const used = new Set(readdirSync(`/proc/${pid}/fd`).map(Number));
+  const used = new Set(readdirSync(`${memDir(pid)}/fd`).map(Number));
   let n = 0;
   while (used.has(n)) n++;
   return n;
@@ -158,7 +158,7 @@ export function createInTarget(pid: number): { fd: number; ino: number } {
   const fd = Number(r);
   let ino: number | undefined;
   try {
-    if (readlinkSync(`/proc/${pid}/fd/${fd}`) === UFFD_LINK) ino = statSync(`/proc/${pid}/fd/${fd}`).ino;
+    if (readlinkSync(`${memDir(pid)}/fd/${fd}`) === UFFD_LINK) ino = statSync(`${memDir(pid)}/fd/${fd}`).ino;
   } catch {
     // no such descriptor
   }
@@ -180,7 +180,7 @@ function injectSyscallCheckOnly(pid: number, nr: number, args: bigint[]): void {
 export function closeInTarget(pid: number, targetFd: number, ino: number): void {
   const current = () => {
     try {
-      return statSync(`/proc/${pid}/fd/${targetFd}`).ino;
+      return statSync(`${memDir(pid)}/fd/${targetFd}`).ino;
     } catch {
       return undefined; // the process or the descriptor is gone
     }
