@@ -66,11 +66,22 @@ export interface GroupOptions {
   stat?: (pid: number) => ProcStat | null;
 }
 
+let ancestorPids: Set<number> | undefined;
+/** This process's ancestors, read once: they cannot change while it runs (only be reparented away). */
+function ancestors(): Set<number> {
+  if (!ancestorPids) {
+    ancestorPids = new Set();
+    for (let s = readStat(process.pid); s && s.ppid > 0 && !ancestorPids.has(s.ppid); s = readStat(s.ppid)) ancestorPids.add(s.ppid);
+  }
+  return ancestorPids;
+}
+
 /** Why `s` can never be tracked, or null. */
 export function untrackable(s: ProcStat): string | null {
   if (s.state === 'Z' || s.state === 'X') return 'zombie: exited, not yet reaped (no memory left)';
   if (s.flags & PF_KTHREAD) return 'kernel thread: no user memory';
   if (s.pid === process.pid) return 'dirtytrack itself';
+  if (ancestors().has(s.pid)) return 'an ancestor of dirtytrack (its shell, sudo…): never stopped or injected into';
   return null;
 }
 
