@@ -4,6 +4,7 @@ import { scanToText } from '../report/scan-text.js';
 import { groupScanToJson, groupScanToText } from '../report/group-scan.js';
 import { parseBackend, parseCommandArgs } from './args.js';
 import { print } from './output.js';
+import { formatBytes } from '../format.js';
 import { parseTargets, TARGET_OPTIONS } from './targets.js';
 import { openGroup } from '../targets/group.js';
 
@@ -36,6 +37,7 @@ export async function scanCommand(args: string[]): Promise<void> {
   try {
     const result = backend.scan(opts);
     print(values.json ? JSON.stringify(scanToJson(result)) : scanToText(result, { verbose: values.verbose }));
+    if (targets.vm && !values.json) print(`guest RAM ${formatBytes(targets.vm.ramBytes)}: ${result.dirtyPages} of ${targets.vm.ramBytes / result.pageSize} guest pages written (${formatBytes(result.dirtyPages * result.pageSize)})`);
   } finally {
     backend.release();
   }

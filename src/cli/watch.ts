@@ -106,7 +106,8 @@ export async function watchCommand(args: string[]): Promise<number> {
       },
     });
   const est = bandwidth === undefined ? undefined : estimatePrecopy({
-    residentBytes: summary.residentBytes,
+    // --vm: round 0 of a migration sends the guest's RAM, not QEMU's resident size
+    residentBytes: targets.kind === 'single' && targets.vm ? targets.vm.ramBytes : summary.residentBytes,
     dirtyBytesPerSec: summary.steadyPagesPerSec * PAGE_SIZE,
     workingSetBytes: summary.workingSetPages * PAGE_SIZE,
     bandwidthBytesPerSec: bandwidth,
