@@ -1,5 +1,8 @@
-import { DirtyTrackError } from '../errors.js';
+import { DirtyTrackError, invalidArgument } from '../errors.js';
+import { PID_MAX } from '../kernel/abi.js';
+import { lockTarget } from '../proc/lock.js';
 import { checkProcess } from '../proc/process.js';
+import { LockedBackend } from './locked.js';
 import { kernelRelease } from '../kernel/info.js';
 import { probePagemapScan, probeSoftDirty, probeUffdWp, type Probe } from '../kernel/features.js';
 import { SoftDirtyBackend } from './soft-dirty.js';
@@ -45,12 +48,27 @@ export function autoBackend(): BackendName {
   );
 }
 
+/** Open a backend on `pid`, holding the target's lock (one tracker per process) until close() or release(). */
 export function openBackend(pid: number, choice: BackendChoice = 'auto'): Backend {
+  if (!Number.isSafeInteger(pid) || pid < 1 || pid > PID_MAX) throw invalidArgument(`openBackend: pid must be an integer from 1 to ${PID_MAX} (got ${describe(pid)})`);
+  if (choice !== 'auto' && !BACKEND_NAMES.includes(choice)) throw invalidArgument(`openBackend: backend must be auto, ${BACKEND_NAMES.join(', ')} (got ${describe(choice)})`);
   checkProcess(pid); // a thread id, a kernel thread or a gone pid: one clear error before any probe
   const name = choice === 'auto' ? autoBackend() : choice;
+  const lock = lockTarget(pid);
+  try {
+    return new LockedBackend(construct(pid, name), lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+function construct(pid: number, name: BackendName): Backend {
   switch (name) {
     case 'soft-dirty': return new SoftDirtyBackend(pid);
     case 'pagemap-scan': return new PagemapScanBackend(pid);
     case 'uffd-wp': return new UffdWpBackend(pid);
   }
 }
+
+const describe = (x: unknown) => (typeof x === 'string' ? `'${x}'` : JSON.stringify(x) ?? String(x));

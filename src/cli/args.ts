@@ -1,9 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DirtyTrackError } from '../errors.js';
+import { PID_MAX } from '../kernel/abi.js';
 import { BACKEND_NAMES, type BackendChoice } from '../backends/select.js';
 
-/** Linux PID_MAX_LIMIT on 64-bit: no pid can be larger. */
-export const PID_MAX_LIMIT = 4194304;
 
 export function usageError(message: string): DirtyTrackError {
   return new DirtyTrackError('EUSAGE', message);
@@ -13,7 +12,7 @@ export function parsePid(value: string | undefined, what = 'pid'): number {
   if (value === undefined) throw usageError(`missing ${what}`);
   if (!/^[0-9]+$/.test(value)) throw usageError(`invalid ${what} '${value}': expected a positive integer`);
   const pid = Number(value);
-  if (pid < 1 || pid > PID_MAX_LIMIT) throw usageError(`invalid ${what} '${value}': pids range from 1 to ${PID_MAX_LIMIT}`);
+  if (pid < 1 || pid > PID_MAX) throw usageError(`invalid ${what} '${value}': pids range from 1 to ${PID_MAX}`);
   return pid;
 }
 

@@ -1,12 +1,20 @@
-import { parseCommandArgs, parsePid } from './args.js';
+import { lockTarget } from '../proc/lock.js';
+import { parseCommandArgs, parsePid, usageError } from './args.js';
 
 export const DETACH_USAGE = `  detach <pid>
         remove the userfaultfd that the uffd-wp backend left inside <pid>`;
 
 export async function detachCommand(args: string[]): Promise<void> {
   const { positionals } = parseCommandArgs(args, {});
+  if (positionals.length > 1) throw usageError(`unexpected argument '${positionals[1]}'`);
   const pid = parsePid(positionals[0]);
   const { detachUffd } = await import('../backends/uffd-wp/target-fd.js');
-  const removed = detachUffd(pid);
+  const lock = lockTarget(pid); // a live watch's descriptor is not ours to remove
+  let removed: boolean;
+  try {
+    removed = detachUffd(pid);
+  } finally {
+    lock.release();
+  }
   process.stderr.write(removed ? `detached from ${pid}: userfaultfd unregistered and closed\n` : `nothing to detach: ${pid} holds no userfaultfd\n`);
 }

@@ -31,3 +31,6 @@ export const UFFD_USER_MODE_ONLY = 1;
 /** open(2) flags userfaultfd(2) accepts (x86-64 values, include/uapi/asm-generic/fcntl.h). */
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
+
+/** The largest pid Linux can hand out: PID_MAX_LIMIT (include/linux/threads.h, 4M on 64-bit) minus 1. */
+export const PID_MAX = 4194303;

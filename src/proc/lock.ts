@@ -1,0 +1,97 @@
+import { mkdirSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DirtyTrackError } from '../errors.js';
+import { startTime } from './image.js';
+
+/**
+ * One tracker per process. Resets are global to the target (clear_refs, PAGEMAP_SCAN's write-protect),
+ * so two trackers corrupt each other's rounds: the second is refused.
+ *
+ * A lock is a directory per target, named by its pid and start time (a reused pid never matches), with
+ * one empty file per holder, named by the holder's pid and start time. A newcomer adds its file, then
+ * lists the directory: any other live holder means it lost (of two newcomers at once, the later lister
+ * always sees the earlier one; both may lose, never both win). Holders that died are recognised by
+ * their name and removed by whoever sees them, so a stale lock never blocks.
+ */
+export interface TargetLock {
+  readonly pid: number;
+  release(): void;
+}
+
+/** Where locks live: /run/dirtytrack (tmpfs, gone at boot), else a directory under the system's tmpdir. */
+function lockRoot(): string {
+  const wanted = process.env.DIRTYTRACK_LOCK_DIR;
+  for (const dir of wanted ? [wanted] : ['/run/dirtytrack', join(tmpdir(), 'dirtytrack-locks')]) {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      return dir;
+    } catch {
+      // not ours to create (not root): try the next
+    }
+  }
+  throw new DirtyTrackError('ESYSTEM', `cannot create a lock directory (${wanted ?? '/run/dirtytrack'})`);
+}
+
+const holderName = (pid: number, start: number) => `${pid}-${start}`;
+
+function parseHolder(name: string): { pid: number; start: number } | undefined {
+  const m = /^(\d+)-(\d+)$/.exec(name);
+  return m ? { pid: Number(m[1]), start: Number(m[2]) } : undefined;
+}
+
+function holderAlive(h: { pid: number; start: number }): boolean {
+  try {
+    return startTime(h.pid) === h.start;
+  } catch {
+    return false;
+  }
+}
+
+function lockedBy(pid: number, holder: number): DirtyTrackError {
+  const who = holder === process.pid ? 'this process' : `dirtytrack pid ${holder}`;
+  return new DirtyTrackError('ELOCKED', `${pid} is already tracked by ${who}: two trackers would reset each other's rounds; wait for it to end`, { pid });
+}
+
+let myName: string | undefined;
+
+/** Take the lock on `pid` or throw ELOCKED naming the holder (ESRCH when there is no such process). */
+export function lockTarget(pid: number): TargetLock {
+  const dir = join(lockRoot(), holderName(pid, startTime(pid)));
+  myName ??= holderName(process.pid, startTime(process.pid));
+  const mine = join(dir, myName);
+  for (let attempt = 0; ; attempt++) {
+    mkdirSync(dir, { recursive: true });
+    try {
+      writeFileSync(mine, '', { flag: 'wx' });
+      break;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw lockedBy(pid, process.pid);
+      if (code !== 'ENOENT' || attempt > 3) throw err; // ENOENT: a releasing holder removed the directory
+    }
+  }
+  let release = () => {
+    release = () => {};
+    try {
+      unlinkSync(mine);
+      rmdirSync(dir); // fails while others wait in it: theirs to remove
+    } catch {
+      // already removed, or not empty
+    }
+  };
+  for (const name of readdirSync(dir)) {
+    if (name === myName) continue;
+    const holder = parseHolder(name);
+    if (holder && holderAlive(holder)) {
+      release();
+      throw lockedBy(pid, holder.pid);
+    }
+    try {
+      unlinkSync(join(dir, name)); // its holder died without releasing
+    } catch {
+      // another newcomer removed it first
+    }
+  }
+  return { pid, release: () => release() };
+}
