@@ -8,7 +8,7 @@ import { HeatmapRecorder } from '../report/heatmap.js';
 import { RegionTally, topRegions } from '../report/watch-regions.js';
 import type { WatchRound, WatchSummary } from '../watch/loop.js';
 import type { ScanResult } from '../types.js';
-import { parseNumber, usageError } from './args.js';
+import { parseCount, usageError } from './args.js';
 
 export const WATCH_VIEWS_USAGE = `
   --regions N      per round, the N mappings with most dirty pages; in the summary, which
@@ -45,7 +45,7 @@ function checkWritable(file: string): void {
 }
 
 export function watchViews(values: { regions?: string; heatmap?: string }, stable: number): WatchViews {
-  const n = values.regions === undefined ? 0 : parseNumber(values.regions, '--regions', { integer: true, min: 1 });
+  const n = values.regions === undefined ? 0 : parseCount(values.regions, '--regions');
   const file = values.heatmap;
   if (file !== undefined) checkWritable(file);
   const tally = n > 0 ? new RegionTally(stable + 1) : undefined;

@@ -1,6 +1,6 @@
-import { appendFileSync, writeFileSync } from 'node:fs';
-import { parseBackend, parseBandwidth, parseCommandArgs, parseDuration, parseNumber, usageError } from './args.js';
-import { EXIT, exitCodeFor, SIGNAL_EXIT } from '../errors.js';
+import { parseBackend, parseBandwidth, parseCommandArgs, parseCount, parseDuration, parseTolerance, usageError } from './args.js';
+import { EXIT, exitCodeFor, SIGNAL_EXIT, type StopSignal } from '../errors.js';
+import { OutFile, onStdoutFailure, print, stdoutFailed, stdoutOpen } from './output.js';
 import { errorText } from './error-text.js';
 import { PAGE_SIZE } from '../kernel/info.js';
 import { estimatePrecopy } from '../watch/precopy.js';
@@ -31,6 +31,9 @@ watch options:
   --json           one JSON object per round, then a summary object
   --out FILE       also write the JSON lines to FILE${WATCH_VIEWS_USAGE}`;
 
+/** Signals that end a watch like Ctrl-C, each exiting 128 + its number. */
+const STOP_SIGNALS: readonly StopSignal[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 export async function watchCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
     interval: { type: 'string' },
@@ -55,28 +58,31 @@ export async function watchCommand(args: string[]): Promise<number> {
   const bandwidth = values.bandwidth === undefined ? undefined : parseBandwidth(values.bandwidth);
   const opts = {
     intervalMs: parseDuration(values.interval ?? '200ms', '--interval'),
-    tolerance: parseNumber(values.tolerance ?? '5%', '--tolerance', { asFraction: true }),
-    stable: parseNumber(values.stable ?? '3', '--stable', { integer: true, min: 1 }),
-    maxRounds: parseNumber(values['max-rounds'] ?? '100', '--max-rounds', { integer: true, min: 1 }),
+    tolerance: parseTolerance(values.tolerance ?? '5%'),
+    stable: parseCount(values.stable ?? '3', '--stable'),
+    maxRounds: parseCount(values['max-rounds'] ?? '100', '--max-rounds'),
     timeoutMs: parseDuration(values.timeout ?? '60s', '--timeout'),
     backend: parseBackend(values.backend),
     freeze: values.freeze ? true : values['no-freeze'] ? false : undefined,
     includeUnpopulated: values['include-unpopulated'],
   };
-  const views = watchViews(values, opts.stable);
   const downtimeMs = parseDuration(values.downtime ?? '300ms', '--downtime');
-  if (values.out) writeFileSync(values.out, '');
+  const views = watchViews(values, opts.stable);
+  // Checked now, before the target is touched; emptied at the first line, once the target is confirmed.
+  const out = values.out === undefined ? undefined : new OutFile(values.out);
+
+  // Signals, a closed stdout and a failed --out all end the watch the same way: the loop stops at its
+  // next wait, closes the backends, and the rounds so far are summarised. Handlers stay installed until
+  // exit: a second Ctrl-C during the final flush must not cut it short.
+  const controller = new AbortController();
+  const stop = (why: string) => controller.signal.aborted || controller.abort(why);
+  for (const signal of STOP_SIGNALS) process.on(signal, () => stop(signal));
+  onStdoutFailure((f) => stop(f.code));
   const emit = (obj: object) => {
     const line = JSON.stringify(obj);
-    if (values.json) process.stdout.write(line + '\n');
-    if (values.out) appendFileSync(values.out, line + '\n');
+    if (values.json) print(line);
+    if (out && !out.write(line)) stop(out.failure!.code);
   };
-
-  // Handlers stay installed until exit: a second Ctrl-C during the final flush must not cut it short.
-  const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   let maxSoFar = 0;
   let group: { label: string; members: readonly Member[] } | undefined;
   const { rounds, summary, error } = targets.kind === 'group'
@@ -88,7 +94,7 @@ export async function watchCommand(args: string[]): Promise<number> {
         maxSoFar = Math.max(maxSoFar, r.dirtyPages);
         emit({ ...roundJson(r), ...groupRoundJson(g) });
         const line = views.round(r, g.group.scans, roundLine(r, maxSoFar)) + groupRoundNote(g);
-        if (!values.json) process.stdout.write(line + '\n');
+        if (!values.json) print(line);
       },
     }).then((w) => {
       group = { label: targets.source.label, members: w.tracker.members() };
@@ -102,7 +108,7 @@ export async function watchCommand(args: string[]): Promise<number> {
         maxSoFar = Math.max(maxSoFar, r.dirtyPages);
         emit(roundJson(r));
         const line = views.round(r, scan, roundLine(r, maxSoFar));
-        if (!values.json) process.stdout.write(line + '\n');
+        if (!values.json) print(line);
       },
     });
   const est = bandwidth === undefined ? undefined : estimatePrecopy({
@@ -115,12 +121,21 @@ export async function watchCommand(args: string[]): Promise<number> {
   });
   emit({ ...summaryJson(summary, est, PAGE_SIZE), ...(group ? groupSummaryJson(group.label, group.members) : {}) });
   const groupLines = group ? groupSummaryLines(group.label, group.members) : [];
-  if (!values.json) process.stdout.write([summaryText(summary, rounds, PAGE_SIZE, est, bandwidth), ...groupLines, ...views.summaryLines()].join('\n') + '\n');
+  out?.close();
+  const text = [summaryText(summary, rounds, PAGE_SIZE, est, bandwidth), ...groupLines, ...views.summaryLines()].join('\n');
+  // The summary goes where it still can: stdout, else stderr.
+  if (!stdoutOpen()) process.stderr.write(text + '\n');
+  else if (!values.json) print(text);
   const heatmapError = views.finish(summary, group?.label);
   if (heatmapError) process.stderr.write(`dirtytrack: ${heatmapError}\n`);
+  const outputFailure = out?.failure ?? stdoutFailed();
+  if (outputFailure) process.stderr.write(`dirtytrack: cannot write ${outputFailure.where} (${outputFailure.code}): watch stopped after ${summary.rounds} rounds, tracking removed\n`);
   if (error !== undefined) {
     process.stderr.write(errorText(error));
     return exitCodeFor(error);
   }
-  return summary.reason === 'interrupted' ? SIGNAL_EXIT.SIGINT : heatmapError ? EXIT.output : EXIT.ok;
+  const signal = STOP_SIGNALS.find((s) => s === summary.interruptedBy);
+  if (signal) return SIGNAL_EXIT[signal];
+  if (outputFailure) return outputFailure.exitCode;
+  return heatmapError ? EXIT.output : EXIT.ok;
 }

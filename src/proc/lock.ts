@@ -1,7 +1,7 @@
-import { mkdirSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DirtyTrackError } from '../errors.js';
+import { DirtyTrackError, fromSystemError } from '../errors.js';
 import { startTime } from './image.js';
 
 /**
@@ -19,18 +19,23 @@ export interface TargetLock {
   release(): void;
 }
 
-/** Where locks live: /run/dirtytrack (tmpfs, gone at boot), else a directory under the system's tmpdir. */
+/**
+ * Where locks live: /run/dirtytrack (tmpfs, emptied at boot) when this user may write there (root), else a
+ * directory of this user's under tmpdir: an unprivileged tracker is excluded from its own kind only.
+ */
 function lockRoot(): string {
   const wanted = process.env.DIRTYTRACK_LOCK_DIR;
-  for (const dir of wanted ? [wanted] : ['/run/dirtytrack', join(tmpdir(), 'dirtytrack-locks')]) {
+  const candidates = wanted ? [wanted] : ['/run/dirtytrack', join(tmpdir(), `dirtytrack-locks-${process.getuid?.() ?? 0}`)];
+  for (const dir of candidates) {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o755 });
+      accessSync(dir, constants.W_OK);
       return dir;
     } catch {
-      // not ours to create (not root): try the next
+      // not ours to write: try the next
     }
   }
-  throw new DirtyTrackError('ESYSTEM', `cannot create a lock directory (${wanted ?? '/run/dirtytrack'})`);
+  throw new DirtyTrackError('ESYSTEM', `cannot create a lock directory: tried ${candidates.join(', ')}`);
 }
 
 const holderName = (pid: number, start: number) => `${pid}-${start}`;
@@ -61,14 +66,14 @@ export function lockTarget(pid: number): TargetLock {
   myName ??= holderName(process.pid, startTime(process.pid));
   const mine = join(dir, myName);
   for (let attempt = 0; ; attempt++) {
-    mkdirSync(dir, { recursive: true });
     try {
+      mkdirSync(dir, { recursive: true });
       writeFileSync(mine, '', { flag: 'wx' });
       break;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') throw lockedBy(pid, process.pid);
-      if (code !== 'ENOENT' || attempt > 3) throw err; // ENOENT: a releasing holder removed the directory
+      if (code !== 'ENOENT' || attempt > 3) throw fromSystemError(err, `cannot create the lock ${mine}`, undefined, mine); // ENOENT: a releasing holder removed the directory
     }
   }
   let release = () => {

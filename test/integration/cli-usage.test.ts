@@ -29,8 +29,12 @@ describe('command-line errors', () => {
       expectCleanError(await dirtytrack('scan', '--', bad), 2, /invalid pid/);
     });
   }
-  it('a pid above PID_MAX_LIMIT is a usage error', async () => {
-    expectCleanError(await dirtytrack('scan', '4194305'), 2, /pids range from 1 to 4194304/);
+  it('a pid above the largest Linux hands out (4194303) is a usage error', async () => {
+    expectCleanError(await dirtytrack('scan', '4194304'), 2, /pids range from 1 to 4194303/);
+  });
+  it('detach and doctor refuse extra arguments', async () => {
+    expectCleanError(await dirtytrack('detach', '5', '6', '7'), 2, /unexpected argument '6'/);
+    expectCleanError(await dirtytrack('doctor', '5', '6'), 2, /unexpected argument '6'/);
   });
   it('unknown option', async () => {
     expectCleanError(await dirtytrack('scan', '1', '--bogus'), 2, /bogus/);
@@ -46,4 +50,20 @@ describe('command-line errors', () => {
     expectCleanError(await dirtytrack('watch', '1', '--interval', 'soon'), 2, /invalid --interval 'soon'/);
     expectCleanError(await dirtytrack('watch', '1', '--stable', '0'), 2, /invalid --stable/);
   });
+  // Each is checked before the pid: 4194303 has no process, so reaching the target would be exit 3.
+  const refused: Array<[string[], RegExp]> = [
+    [['--interval', String(2 ** 31)], /invalid --interval '2147483648': at most 2147483647 ms/],
+    [['--timeout', '35792m'], /invalid --timeout '35792m': at most 2147483647 ms/],
+    [['--tolerance', '1'], /invalid --tolerance '1': expected a percentage below 100 such as 5%, or a fraction below 1/],
+    [['--tolerance', '2'], /invalid --tolerance '2'/],
+    [['--tolerance', ''], /invalid --tolerance ''/],
+    [['--bandwidth', '0'], /invalid --bandwidth '0': must be greater than zero/],
+    [['--out', ''], /invalid --out ''/],
+    [['--max-rounds', ''], /invalid --max-rounds ''/],
+  ];
+  for (const [args, message] of refused) {
+    it(`watch ${args.join(' ')} is a usage error`, async () => {
+      expectCleanError(await dirtytrack('watch', '4194303', ...args), 2, message);
+    });
+  }
 });

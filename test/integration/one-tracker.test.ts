@@ -5,12 +5,12 @@ import { dirtytrack, dirtytrackProcess } from '../helpers/cli.js';
 
 /** A `watch --json` of target running until killed; resolves once its first round is out. */
 async function holdingWatch(pid: number) {
-  const cli = dirtytrackProcess(['watch', String(pid), '--json', '--interval', '50ms', '--max-rounds', '100000', '--timeout', '1h']);
+  const cli = dirtytrackProcess(['watch', String(pid), '--json', '--interval', '50ms', '--max-rounds', '100000', '--stable', '10000', '--timeout', '10m']);
   await new Promise<void>((resolve, reject) => {
     cli.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('"round":')) resolve(); });
     cli.then((r) => reject(new Error(`watch ended early: ${r.exitCode} ${r.stderr}`)), reject);
   });
-  return cli;
+  return { cli };
 }
 
 describe('one tracker per process', () => {
@@ -18,12 +18,12 @@ describe('one tracker per process', () => {
     const target = await Target.spawn('rate-writer', ['--pages', '256', '--rate', '2000']);
     try {
       await target.command('start');
-      const watch = await holdingWatch(target.pid);
+      const { cli: watch } = await holdingWatch(target.pid);
       const holder = watch.pid!;
       for (const args of [['scan'], ['clear'], ['detach'], ['watch', '--max-rounds', '2']]) {
         const r = await dirtytrack(args[0], String(target.pid), ...args.slice(1));
         expect(r.code, `${args[0]}: ${r.stderr}`).toBe(6);
-        expect(r.stderr).toBe(`dirtytrack: ${target.pid} is already tracked by dirtytrack pid ${holder}: two trackers would reset each other's rounds; wait for it to end\n`);
+        expect(r.stderr).toBe(`dirtytrack: ${target.pid} is already tracked by dirtytrack pid ${holder}: two trackers would reset each other's rounds; wait for it to end`);
         expect(r.stdout).toBe('');
       }
       watch.kill('SIGTERM');
@@ -45,7 +45,7 @@ describe('one tracker per process', () => {
     const target = await Target.spawn('rate-writer', ['--pages', '256', '--rate', '2000']);
     try {
       await target.command('start');
-      const watch = await holdingWatch(target.pid);
+      const { cli: watch } = await holdingWatch(target.pid);
       watch.kill('SIGKILL');
       await watch;
       const r = await dirtytrack('watch', String(target.pid), '--json', '--interval', '50ms', '--max-rounds', '2');
