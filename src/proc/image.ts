@@ -1,29 +1,12 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
-import { fromSystemError } from '../errors.js';
-
-/** Field 22 of /proc/PID/stat, counted from 1: when the process started, in clock ticks since boot. */
-const STAT_STARTTIME = 22;
-/** Fields before the state, which comes right after the ')' closing comm (comm may hold ')' and spaces). */
-const STAT_FIELDS_BEFORE_STATE = 2;
+import { fromSystemError, noSuchProcess } from '../errors.js';
+import { readStat } from './process.js';
 
 /** The start time of `pid` (clock ticks after boot): with the pid, it names one process for good. */
 export function startTime(pid: number): number {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch (err) {
-    throw fromSystemError(err, `cannot read /proc/${pid}/stat`, pid);
-  }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[STAT_STARTTIME - STAT_FIELDS_BEFORE_STATE - 1]);
-}
-
-function startTimeOrUndefined(pid: number): number | undefined {
-  try {
-    return startTime(pid);
-  } catch {
-    return undefined;
-  }
+  const stat = readStat(pid);
+  if (!stat) throw noSuchProcess(pid, `no /proc/${pid}/stat`);
+  return stat.startTicks;
 }
 
 /** Whether `pid` has an address space at all (a process that is exiting has let go of it). */
@@ -65,7 +48,7 @@ export class ProcessImage {
       alive = false;
     }
     if (alive) return 'running';
-    if (startTimeOrUndefined(this.pid) !== this.started) return 'exited';
+    if (readStat(this.pid)?.startTicks !== this.started) return 'exited';
     return hasMemory(this.pid) ? 'exec' : 'exited';
   }
 

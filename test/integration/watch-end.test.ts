@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Target } from '../../experiments/lib/target.js';
-import { findTrackerUffds } from '../../src/backends/uffd-wp/backend.js';
+import { findTrackerUffds } from '../../src/backends/uffd-wp/target-fd.js';
 import { dirtytrack, dirtytrackProcess } from '../helpers/cli.js';
 
 const noStack = (stderr: string) => expect(stderr).not.toMatch(/\n\s+at /);
