@@ -1,28 +1,21 @@
 import type { TargetLock } from '../proc/lock.js';
-import type { Backend, ScanOptions, ScanResult } from '../types.js';
+import type { Backend } from '../types.js';
 
-/** A backend that holds its target's lock until it is closed or released. */
-export class LockedBackend implements Backend {
-  constructor(private readonly inner: Backend, private readonly lock: TargetLock) {}
-
-  get name() { return this.inner.name; }
-  get pid() { return this.inner.pid; }
-  clear(): void { this.inner.clear(); }
-  scan(opts?: ScanOptions): ScanResult { return this.inner.scan(opts); }
-
-  close(): void {
+/**
+ * Make `backend` hold its target's lock until close() or release(). The instance itself is returned
+ * (its own methods patched), so callers keep the class they opened.
+ */
+export function holdLock<B extends Backend>(backend: B, lock: TargetLock): B {
+  const close = backend.close.bind(backend);
+  const release = backend.release.bind(backend);
+  const unlockAfter = (step: () => void) => () => {
     try {
-      this.inner.close();
+      step();
     } finally {
-      this.lock.release();
+      lock.release();
     }
-  }
-
-  release(): void {
-    try {
-      this.inner.release();
-    } finally {
-      this.lock.release();
-    }
-  }
+  };
+  backend.close = unlockAfter(close);
+  backend.release = unlockAfter(release);
+  return backend;
 }

@@ -2,7 +2,7 @@ import { DirtyTrackError, invalidArgument } from '../errors.js';
 import { PID_MAX } from '../kernel/abi.js';
 import { lockTarget } from '../proc/lock.js';
 import { checkProcess } from '../proc/process.js';
-import { LockedBackend } from './locked.js';
+import { holdLock } from './locked.js';
 import { kernelRelease } from '../kernel/info.js';
 import { probePagemapScan, probeSoftDirty, probeUffdWp, type Probe } from '../kernel/features.js';
 import { SoftDirtyBackend } from './soft-dirty.js';
@@ -56,7 +56,7 @@ export function openBackend(pid: number, choice: BackendChoice = 'auto'): Backen
   const name = choice === 'auto' ? autoBackend() : choice;
   const lock = lockTarget(pid);
   try {
-    return new LockedBackend(construct(pid, name), lock);
+    return holdLock(construct(pid, name), lock);
   } catch (err) {
     lock.release();
     throw err;
