@@ -1,6 +1,7 @@
 import { backendsExperiment } from './backends.js';
 import { container } from './container.js';
 import { convergence } from './convergence.js';
+import { liveMigration } from './live-migration.js';
 import { lostWrites } from './lost-writes.js';
 import { nodeRuntime } from './node-runtime.js';
 import { patterns } from './patterns.js';
@@ -37,4 +38,4 @@ export interface Experiment<D = any> {
   render(runs: Array<Measured<D>>): Promise<Rendered>;
 }
 
-export const EXPERIMENTS: Experiment[] = [strideWriter, scanAccuracy, scenarios, backendsExperiment, convergence, stopTime, patterns, lostWrites, nodeRuntime, vmDirtyRate, container];
+export const EXPERIMENTS: Experiment[] = [strideWriter, scanAccuracy, scenarios, backendsExperiment, convergence, stopTime, patterns, lostWrites, nodeRuntime, vmDirtyRate, container, liveMigration];
