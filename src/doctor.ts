@@ -11,6 +11,10 @@ import { checkProcess, liveThread, readStatus, statusField } from './proc/proces
 import { seccompReport, type SeccompReport } from './proc/seccomp.js';
 import { nativeStatus } from './native/binding.js';
 
+/** Capability bit numbers (include/uapi/linux/capability.h). */
+const CAP_SYS_PTRACE = 19;
+const CAP_SYS_ADMIN = 21;
+
 export interface ProcessAccess {
   pid: number;
   comm: string;
@@ -56,7 +60,7 @@ export function doctor(pid?: number): DoctorReport {
     native: nativeStatus(),
     backends,
     auto: backends.find((b) => b.works)?.name ?? null,
-    ptrace: { yamaScope, capSysPtrace: hasCap(caps, 19), capSysAdmin: hasCap(caps, 21) },
+    ptrace: { yamaScope, capSysPtrace: hasCap(caps, CAP_SYS_PTRACE), capSysAdmin: hasCap(caps, CAP_SYS_ADMIN) },
     process: pid === undefined ? undefined : processAccess(pid),
   };
 }

@@ -1,4 +1,4 @@
-/** Human-readable byte count: 4096 → "4 KiB". */
+/** Human-readable byte count: 4096 → "4.0 KiB", 1536 MiB → "1.5 GiB". */
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let i = 0;

@@ -1,5 +1,5 @@
-/* pagemapScan: one PAGEMAP_SCAN ioctl. The resume loop lives in TypeScript (src/pagemap-scan.ts) so
- * it can be tested against a fake ioctl. */
+/* pagemapScan: one PAGEMAP_SCAN ioctl, for probes and single calls. Walks that resume across calls
+ * are pagemap-walk.c's, which tests drive through a fake ioctl (src/proc/pagemap-ioctl.ts). */
 #define _GNU_SOURCE
 #include "functions.h"
 #include "kernel-abi.h"
