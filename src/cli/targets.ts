@@ -36,7 +36,7 @@ export interface TargetValues {
 }
 
 export type Targets =
-  | { kind: 'single'; pid: number; select?: RegionSelector; vm?: { ramBytes: number } }
+  | { kind: 'single'; pid: number; select?: RegionSelector; vm?: { ramBytes: number; regions: Array<{ start: bigint; end: bigint }> } }
   | { kind: 'group'; source: MemberSource; select?: RegionSelector };
 
 /** The target of a command from its positionals and options; usage errors (exit 2) for bad combinations. */
@@ -56,7 +56,7 @@ export function parseTargets(positionals: string[], values: TargetValues, comman
   if (pids.length > 1) return { kind: 'group', source: pidList(pids), select };
   if (!values.vm) return { kind: 'single', pid: pids[0], select };
   const ram = guestRamRegions(pids[0]);
-  return { kind: 'single', pid: pids[0], select: vmSelector(ram.regions), vm: { ramBytes: ram.ramBytes } };
+  return { kind: 'single', pid: pids[0], select: vmSelector(ram.regions), vm: { ramBytes: ram.ramBytes, regions: ram.regions } };
 }
 
 /** Select exactly the guest-RAM mappings (matched by address range: QEMU keeps them in place). */

@@ -9,6 +9,7 @@ import { roundJson, summaryJson } from '../report/watch-json.js';
 import { roundLine, summaryText } from '../report/watch-text.js';
 import { WATCH_VIEWS_USAGE, watchViews } from './watch-views.js';
 import { parseTargets, TARGET_OPTIONS } from './targets.js';
+import { vmPrecopyInput } from '../targets/vm.js';
 import { watchGroup } from '../targets/group-source.js';
 import type { Member } from '../targets/group.js';
 import { groupRoundJson, groupRoundNote, groupSummaryJson, groupSummaryLines } from '../report/group-watch.js';
@@ -112,8 +113,8 @@ export async function watchCommand(args: string[]): Promise<number> {
       },
     });
   const est = bandwidth === undefined ? undefined : estimatePrecopy({
-    // --vm: round 0 of a migration sends the guest's RAM, not QEMU's resident size
-    residentBytes: targets.kind === 'single' && targets.vm ? targets.vm.ramBytes : summary.residentBytes,
+    // --vm: round 0 of a migration sends the guest's RAM (zero pages almost free), not QEMU's resident size
+    ...(targets.kind === 'single' && targets.vm ? vmPrecopyInput(targets.pid, targets.vm) : { residentBytes: summary.residentBytes }),
     dirtyBytesPerSec: summary.steadyPagesPerSec * PAGE_SIZE,
     workingSetBytes: summary.workingSetPages * PAGE_SIZE,
     bandwidthBytesPerSec: bandwidth,

@@ -19,7 +19,9 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import { DirtyTrackError } from '../errors.js';
 import { readMaps } from '../proc/maps.js';
+import { countZeroPages } from '../proc/zero-pages.js';
 import type { MapsRegion } from '../types.js';
+import { QEMU_DEFAULTS, type PrecopyInput } from '../watch/precopy.js';
 
 export type RamKind = 'ram' | 'memfd' | 'file';
 
@@ -191,4 +193,19 @@ export function guestRamRegions(pid: number): GuestRam {
     // kernel thread, or no permission: argv[0] decides
   }
   return selectGuestRam(argv, readMaps(pid), exe, pid);
+}
+
+/**
+ * What round 0 of migrating this guest sends, for the pre-copy estimate: guest RAM, its zero pages
+ * (read from the contents now, see proc/zero-pages.ts) at QEMU's 9 bytes, the others with QEMU's
+ * 8-byte header. If the RAM cannot be read any more, all of it at full cost.
+ */
+export function vmPrecopyInput(pid: number, ram: { ramBytes: number; regions: Array<{ start: bigint; end: bigint }> }): Pick<PrecopyInput, 'residentBytes' | 'round0' | 'pageHeaderBytes' | 'zeroPageBytes'> {
+  const wire = { residentBytes: ram.ramBytes, pageHeaderBytes: QEMU_DEFAULTS.pageHeaderBytes, zeroPageBytes: QEMU_DEFAULTS.zeroPageBytes };
+  try {
+    const z = countZeroPages(pid, ram.regions);
+    return { ...wire, round0: { normalPages: z.pages - z.zeroPages, zeroPages: z.zeroPages } };
+  } catch {
+    return wire;
+  }
 }
