@@ -102,6 +102,9 @@ export const container: Experiment<Data> = {
         ok &&= exact;
         parts.push(`${run.backend} --${run.via}: recall ${total.recall.toFixed(3)}, precision ${total.precision.toFixed(3)} over ${total.written} pages${exact ? ', every process and phase exact' : ''}`);
       }
+      const merged = data.runs.flatMap((r) => r.phases ?? []).reduce((a, p) => a + p.sharedPagesMerged, 0);
+      const rows = data.runs.flatMap((r) => r.phases ?? []).reduce((a, p) => a + p.total.detected + p.sharedPagesMerged, 0);
+      md.push(`Summing the per-process rows would have counted ${merged} pages twice (${rows ? ((100 * merged) / rows).toFixed(1) : 0} % of the rows' sum): memfd pages written through both sharers. A pre-copy migration of the container sends each once, so the deduplicated total is the rate to compare with the link.`, '');
       answers.push(`${env.tag} (${env.kernel}): ${parts.join('; ')}`);
     }
     return { markdown: md.join('\n'), answer: answers.join('; ') + '.', ok };
