@@ -65,16 +65,22 @@ export class Target {
     return r;
   }
 
-  private async next(): Promise<Record<string, any>> {
+  /** The next line the target prints (throws once it has exited). */
+  async next(): Promise<Record<string, any>> {
     const { value, done } = await this.lines.next();
     if (done) throw new Error(`${this.label}: exited (code ${this.child.exitCode}); stderr: ${this.stderr.trim()}`);
     return JSON.parse(value);
   }
 
-  /** Send one command and wait for its one reply line. */
-  async command(line: string): Promise<Record<string, any>> {
+  /** Send one command and return its one reply line as it is, errors included. */
+  async reply(line: string): Promise<Record<string, any>> {
     this.child.stdin!.write(line + '\n');
-    const reply = await this.next();
+    return this.next();
+  }
+
+  /** Send one command and wait for its one reply line; an error reply throws. */
+  async command(line: string): Promise<Record<string, any>> {
+    const reply = await this.reply(line);
     if (reply.event === 'error') throw new Error(`${this.label}: '${line}' failed: ${reply.message}`);
     if (Array.isArray(reply.regions)) this.setRegions(reply.regions);
     return reply;

@@ -21,6 +21,11 @@ export class TruthLog {
     this.capacity = Number(this.buf.readBigUInt64LE(24));
   }
 
+  /** How many writes the ring log holds before it wraps. */
+  get logCapacity(): number {
+    return this.capacity;
+  }
+
   /** Writes completed so far. */
   count(): number {
     readSync(this.fd, this.buf, 0, 8, this.counterAddr + 8n);
