@@ -18,13 +18,16 @@ import { targetCost } from './sections/overhead.js';
 import { trackerMemory } from './sections/memory.js';
 import { heatmapDrawing } from './sections/heatmap.js';
 import { serveLatency } from './sections/serve.js';
+import { startup } from './sections/startup.js';
+import { selfTracking } from './sections/self.js';
+import { roundCost } from './sections/round-cost.js';
 
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
-export const SECTIONS: Section[] = [scanVsC, wholeRange, pmscanVsPread, clearing, targetCost, scaling, trackerMemory, heatmapDrawing, serveLatency];
+export const SECTIONS: Section[] = [scanVsC, wholeRange, pmscanVsPread, clearing, targetCost, scaling, trackerMemory, heatmapDrawing, serveLatency, startup, selfTracking, roundCost];
 
 const USAGE = `usage: npm run bench -- [--quick] [--only N[,N…]] [--out DIR]
   --quick   tiny sizes and few repetitions (smoke test); writes to a new temp dir unless --out is given
-  --only    measure only these sections (1–9); the others are kept from DIR/bench.json if it has them
+  --only    measure only these sections (${SECTIONS.map((s) => s.id).join(', ')}); the others are kept from DIR/bench.json if it has them
   --out     where bench.md, bench.json and the SVG plots go (default results/)
   --no-wait do not wait for the machine to be quiet before each section (full runs wait up to 15 min before the first, 5 before each other)`;
 

@@ -61,12 +61,13 @@ export function probeSoftDirty(): Probe {
       try {
         bytes[index] = 1;
         const first = entry();
+        // Where bit 55 does not follow a write, stop here: clear_refs walks all of this process's page tables.
+        if (!first.present) return { works: false, reason: 'probe page not present after a write' };
+        if (!first.softDirty) return { works: false, reason: 'bit 55 stays 0 after a write' };
         clearSoftDirty('self');
         const cleared = entry();
         bytes[index] = 2;
         const second = entry();
-        if (!first.present) return { works: false, reason: 'probe page not present after a write' };
-        if (!first.softDirty) return { works: false, reason: 'bit 55 stays 0 after a write' };
         if (cleared.softDirty) return { works: false, reason: 'bit 55 still set after clear_refs 4' };
         if (!second.softDirty) return { works: false, reason: 'bit 55 not set by a write after clear_refs' };
         return { works: true, reason: 'write → 1, clear → 0, write → 1' };
