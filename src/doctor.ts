@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { backendAvailability, type BackendAvailability } from './backends/select.js';
-import { DirtyTrackError, fromSystemError } from './errors.js';
+import { DirtyTrackError } from './errors.js';
 import { kernelRelease, PAGE_SIZE, thpMode } from './kernel/info.js';
 import { readMaps } from './proc/maps.js';
 import { decodeEntry } from './proc/pagemap-entry.js';
@@ -65,9 +65,9 @@ export function doctor(pid?: number): DoctorReport {
   };
 }
 
-function effectiveCaps(pid: number | 'self' = 'self'): bigint {
-  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? BigInt('0x' + m[1]) : 0n;
+function effectiveCaps(): bigint {
+  const caps = statusField(readStatus(process.pid), 'CapEff');
+  return caps ? BigInt('0x' + caps) : 0n;
 }
 
 const hasCap = (caps: bigint, bit: number) => ((caps >> BigInt(bit)) & 1n) === 1n;

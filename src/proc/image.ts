@@ -1,18 +1,18 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { fromSystemError, noSuchProcess } from '../errors.js';
-import { readStat } from './process.js';
+import { memDir, readStat } from './process.js';
 
 /** The start time of `pid` (clock ticks after boot): with the pid, it names one process for good. */
 export function startTime(pid: number): number {
   const stat = readStat(pid);
   if (!stat) throw noSuchProcess(pid, `no /proc/${pid}/stat`);
-  return stat.startTicks;
+  return stat.startTime;
 }
 
 /** Whether `pid` has an address space at all (a process that is exiting has let go of it). */
 function hasMemory(pid: number): boolean {
   try {
-    return Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[0]) > 0;
+    return Number(readFileSync(`${memDir(pid)}/statm`, 'utf8').split(' ')[0]) > 0; // a live thread's when the leader has exited
   } catch {
     return false;
   }
@@ -34,7 +34,7 @@ export class ProcessImage {
   constructor(readonly pid: number) {
     this.started = startTime(pid);
     try {
-      this.fd = openSync(`/proc/${pid}/pagemap`, 'r');
+      this.fd = openSync(`${memDir(pid)}/pagemap`, 'r'); // bound to the mm: a zombie leader's has none
     } catch (err) {
       throw fromSystemError(err, `cannot open /proc/${pid}/pagemap`, pid, `/proc/${pid}/pagemap`);
     }

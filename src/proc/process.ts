@@ -7,36 +7,45 @@ import { DirtyTrackError, fromSystemError, noSuchProcess } from '../errors.js';
  */
 
 /** The fields of /proc/PID[/task/TID]/stat that dirtytrack reads. */
-export interface TaskStat {
-  /** R S D T t Z X I … */
-  state: string;
+export interface ProcStat {
+  pid: number;
+  comm: string;
+  state: string;      // R S D T t Z X I …
   ppid: number;
-  /** PF_* flags of the task. */
-  flags: number;
-  /** Start time in clock ticks after boot. */
-  startTicks: number;
+  flags: number;      // PF_* flags of the task
+  startTime: number;  // clock ticks after boot: with the pid, names one process (pids are reused)
 }
 
-/** PF_KTHREAD (include/linux/sched.h): a kernel thread, no user memory. */
-const PF_KTHREAD = 0x00200000;
+/** PF_KTHREAD in stat's flags (include/linux/sched.h): a kernel thread has no user memory. */
+export const PF_KTHREAD = 0x00200000;
 
-/** Parse a stat line; the command name may hold spaces and parentheses, so fields count from the last ')'. */
-export function parseStat(text: string): TaskStat {
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+/** Parse a stat line. comm may hold spaces and parentheses: the fields follow its last ')'. */
+export function parseStat(text: string): ProcStat {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) throw new DirtyTrackError('EIO', `unparsable stat: ${JSON.stringify(text.slice(0, 80))}`);
+  const f = text.slice(close + 2).trim().split(' ');
   // f[0] is field 3 (state); field n is f[n - 3]
-  return { state: f[0], ppid: Number(f[1]), flags: Number(f[6]), startTicks: Number(f[19]) };
+  return {
+    pid: Number(text.slice(0, open).trim()),
+    comm: text.slice(open + 1, close),
+    state: f[0],
+    ppid: Number(f[1]),
+    flags: Number(f[6]),
+    startTime: Number(f[19]),
+  };
 }
 
 function taskPath(pid: number, tid?: number): string {
   return tid === undefined ? `/proc/${pid}` : `/proc/${pid}/task/${tid}`;
 }
 
-/** The stat of a process (its leader) or of one of its threads; undefined when gone. */
-export function readStat(pid: number, tid?: number): TaskStat | undefined {
+/** The stat of a process (its leader) or of one of its threads; null when gone. */
+export function readStat(pid: number, tid?: number): ProcStat | null {
   try {
     return parseStat(readFileSync(`${taskPath(pid, tid)}/stat`, 'utf8'));
   } catch {
-    return undefined;
+    return null;
   }
 }
 
@@ -55,7 +64,7 @@ export function statusField(status: string, name: string): string | undefined {
   return new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1];
 }
 
-const exited = (s: TaskStat | undefined) => s === undefined || s.state === 'Z' || s.state === 'X';
+const exited = (s: ProcStat | null) => s === null || s.state === 'Z' || s.state === 'X';
 
 /** Thread ids of `pid`; [] when it is gone. */
 export function threadIds(pid: number): number[] {
@@ -169,7 +178,7 @@ export const USER_HZ = 100;
 export function startedAtMs(pid: number): number | undefined {
   const s = readStat(pid);
   if (!s) return undefined;
-  return bootTimeMs() + (s.startTicks * 1000) / USER_HZ;
+  return bootTimeMs() + (s.startTime * 1000) / USER_HZ;
 }
 
 function bootTimeMs(): number {

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { cgroupSource } from '../targets/cgroup.js';
-import { PF_KTHREAD, readStat, treeSource } from '../targets/tree.js';
+import { PF_KTHREAD, readStat } from '../proc/process.js';
+import { treeSource } from '../targets/tree.js';
 
 /**
  * What `dirtytrack serve` tracks, re-resolved every round: pids come and go, new processes match, trees

@@ -8,7 +8,7 @@
 import { openBackend, type BackendChoice } from '../backends/select.js';
 import { DirtyTrackError, type DirtyTrackCode } from '../errors.js';
 import { aggregate, type GroupTotal } from './aggregate.js';
-import { PF_KTHREAD, readStat, type ProcStat } from './tree.js';
+import { PF_KTHREAD, readStat, type ProcStat } from '../proc/process.js';
 import type { Backend, BackendName, ScanOptions, ScanResult } from '../types.js';
 
 /** Where a group's pids come from, asked again at each refresh. */

@@ -4,45 +4,7 @@
  * where the kernel lacks that file, from the ppid of every /proc/N/stat.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-
-/** The fields of /proc/PID/stat a group needs. */
-export interface ProcStat {
-  pid: number;
-  comm: string;
-  state: string;      // R S D T t Z X I …
-  ppid: number;
-  flags: number;
-  startTime: number;  // clock ticks after boot: with the pid, names one process (pids are reused)
-}
-
-/** PF_KTHREAD in stat's flags: a kernel thread has no user memory to track. */
-export const PF_KTHREAD = 0x00200000;
-
-/** Parse /proc/PID/stat. comm may hold spaces and parentheses: the fields follow its last ')'. */
-export function parseStat(text: string): ProcStat {
-  const open = text.indexOf('(');
-  const close = text.lastIndexOf(')');
-  if (open < 0 || close < open) throw new Error(`unparsable stat: ${JSON.stringify(text.slice(0, 80))}`);
-  const f = text.slice(close + 2).trim().split(' ');
-  // f[0] is field 3 (state); field n is f[n - 3]
-  return {
-    pid: Number(text.slice(0, open).trim()),
-    comm: text.slice(open + 1, close),
-    state: f[0],
-    ppid: Number(f[1]),
-    flags: Number(f[6]),
-    startTime: Number(f[19]),
-  };
-}
-
-/** stat of `pid`, or null when it is gone. */
-export function readStat(pid: number): ProcStat | null {
-  try {
-    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return null;
-  }
-}
+import { readStat } from '../proc/process.js';
 
 /** Pids of `root` and every descendant, root first, given (pid, ppid) pairs: pure, for fixtures. */
 export function descendantsFrom(root: number, edges: Iterable<{ pid: number; ppid: number }>): number[] {

@@ -1,5 +1,6 @@
 // Issue 9 §1: a seccomp'd target is never harmed. Before injecting, dirtytrack reads the thread's
 // filters and evaluates them for the exact call; it injects only where they answer ALLOW (or ERRNO).
+import { readdirSync, readlinkSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openBackend } from '../../src/backends/select.js';
 import { native } from '../../src/native/binding.js';
@@ -104,3 +105,25 @@ describe('doctor PID: the seccomp state and what it means for each backend', () 
     }
   });
 });
+
+describe('cleanup never closes a descriptor the target owns', () => {
+  it('the target closed the tracker\'s descriptor and opened a file into its number: close() leaves that file open', async () => {
+    const t = await spawnHostile('seccomp-target', ['--action', 'allow']);
+    const b = openBackend(t.pid, 'uffd-wp');
+    const [fd] = readdirSync(`/proc/${t.pid}/fd`).map(Number).filter((n) => readlinkSafe(`/proc/${t.pid}/fd/${n}`) === 'anon_inode:[userfaultfd]');
+    expect((await t.command(`close-fd ${fd}`)).fd).toBe(fd);
+    expect((await t.command('open-null')).fd).toBe(fd); // the lowest free number: the tracker's old one
+    b.close();
+    expect(readlinkSafe(`/proc/${t.pid}/fd/${fd}`)).toBe('/dev/null');
+    expect(uffdInodes(t.pid)).toEqual([]);
+    await expectUnharmed(t);
+  });
+});
+
+function readlinkSafe(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}

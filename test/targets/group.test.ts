@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { DirtyTrackError } from '../../src/errors.js';
 import { GroupTracker, pidList, type MemberSource } from '../../src/targets/group.js';
-import { PF_KTHREAD, type ProcStat } from '../../src/targets/tree.js';
+import { PF_KTHREAD, type ProcStat } from '../../src/proc/process.js';
 import { makeScanResult } from '../../src/scan-result.js';
 import type { Backend } from '../../src/types.js';
 

@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { descendantsFrom, parseChildren, parseStat, PF_KTHREAD, treePids, treeSource } from '../../src/targets/tree.js';
+import { descendantsFrom, parseChildren, treePids, treeSource } from '../../src/targets/tree.js';
+import { parseStat, PF_KTHREAD } from '../../src/proc/process.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/proc/${name}`, import.meta.url), 'utf8');
 

@@ -1,7 +1,9 @@
 #include "lockstep.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 uint64_t hostile_value_base;
 static struct region *main_region;
@@ -28,7 +30,21 @@ size_t hostile_bad_pages(void) {
 }
 
 bool hostile_handle(const char *cmd, char *args) {
-  (void)args;
+  if (strcmp(cmd, "close-fd") == 0 || strcmp(cmd, "open-null") == 0) {
+    /* The target's own descriptor work: close one (e.g. a tracker's), or open /dev/null into the lowest free number. */
+    size_t fd = 0;
+    char *tok = next_token(&args);
+    int r = cmd[0] == 'c' ? (tok && parse_size(tok, &fd) ? close((int)fd) : -1) : open("/dev/null", O_RDONLY);
+    if (r < 0) {
+      emit_error("%s failed", cmd);
+      return true;
+    }
+    out_begin("ok");
+    out_str("cmd", cmd);
+    out_raw(",\"fd\":%d", cmd[0] == 'c' ? (int)fd : r);
+    out_end();
+    return true;
+  }
   if (strcmp(cmd, "check") == 0) {
     size_t bad = hostile_bad_pages();
     out_begin("ok");

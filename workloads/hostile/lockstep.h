@@ -8,8 +8,9 @@
 /* Maps and populates region "main" of `pages` pages (--pages, default 64). */
 void hostile_init(int argc, char **argv, const char *usage, const char *const *values, const char *const *flags);
 
-/* Handles `write` (phase p stores value base + p to every page i with i % 3 == (p - 1) % 3) and
- * `check` (every page still holds the last value this process stored there); false otherwise. */
+/* Handles `write` (phase p stores value base + p to every page i with i % 3 == (p - 1) % 3),
+ * `check` (every page still holds the last value this process stored there), `close-fd N` and
+ * `open-null` (the target's own descriptor work); false otherwise. */
 bool hostile_handle(const char *cmd, char *args);
 
 /* Value added to the phase number in stored values (a forked child uses its own). */
