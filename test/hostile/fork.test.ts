@@ -80,4 +80,22 @@ describe('fork: a child is its own process', () => {
     await expectUnharmed(p);
     await expectUnharmed(p, 'child-check');
   });
+
+  it('a tracker that spawned its target holds copies of its descriptor, and is not taken for a parent that owns it', async () => {
+    const t = await spawnHostile('fork-writer', ['--pages', '32']);
+    const first = openBackend(t.pid, 'uffd-wp');
+    try {
+      first.clear();
+      expect(findTrackerUffds(t.pid)).toHaveLength(1); // own, though this process (its parent) holds a copy
+      const second = openBackend(t.pid, 'uffd-wp');
+      expect((second as { created?: boolean }).created).toBe(false);
+      const truth = await t.write();
+      expect(pagesIn(t, second.scan({ reset: true }))).toEqual(truth);
+      second.release();
+    } finally {
+      first.close();
+    }
+    expect(uffdInodes(t.pid)).toEqual([]);
+    await expectUnharmed(t);
+  });
 });

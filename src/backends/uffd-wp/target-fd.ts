@@ -68,10 +68,13 @@ export function trackerUffds(pid: number): TargetUffd[] {
   return found;
 }
 
-/** Whether a parent, grandparent … of `pid` holds the userfaultfd with inode `ino`. */
+/**
+ * Whether a parent, grandparent … of `pid` holds the userfaultfd with inode `ino`. This process is
+ * passed over: a tracker that spawned its target holds copies of the target's own descriptors.
+ */
 function heldByAncestor(pid: number, ino: number): boolean {
   for (let a = readStat(pid)?.ppid ?? 0, hops = 0; a > 1 && hops < 64; a = readStat(a)?.ppid ?? 0, hops++) {
-    if (uffdInodes(a).has(ino)) return true;
+    if (a !== process.pid && uffdInodes(a).has(ino)) return true;
   }
   return false;
 }
