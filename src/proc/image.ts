@@ -48,7 +48,7 @@ export class ProcessImage {
       alive = false;
     }
     if (alive) return 'running';
-    if (readStat(this.pid)?.startTicks !== this.started) return 'exited';
+    if (readStat(this.pid)?.startTime !== this.started) return 'exited';
     return hasMemory(this.pid) ? 'exec' : 'exited';
   }
 

@@ -8,7 +8,7 @@ import { runWatch } from '../../src/watch/loop.js';
 import { makeScanResult, regionResult } from '../../src/scan-result.js';
 import { parseMapsLine } from '../../src/proc/maps.js';
 import { countRuns, rangesToRuns } from '../../src/ranges.js';
-import type { ProcStat } from '../../src/targets/tree.js';
+import type { ProcStat } from '../../src/proc/process.js';
 import type { Backend, PageRange } from '../../src/types.js';
 
 const heap = parseMapsLine('55e66984b000-55e6699da000 rw-p 00000000 00:00 0 [heap]');
