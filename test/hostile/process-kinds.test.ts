@@ -86,4 +86,16 @@ describe('a process whose main thread has exited', () => {
     expect(uffdInodes(t.pid)).toEqual([]);
     await expectUnharmed(t);
   });
+
+  it('watch runs its rounds on it: the process has not exited, nor exec\'d', async () => {
+    const t = await spawnHostile('leader-exit');
+    for (let i = 0; i < 200 && processState(t.pid) !== 'Z'; i++) await sleep(5);
+    const r = await dirtytrack('watch', String(t.pid), '--backend', 'uffd-wp', '--max-rounds', '2', '--interval', '50ms', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(summary).toMatchObject({ done: true, rounds: 2 });
+    expect(summary.reason).not.toMatch(/exited|exec|failed/);
+    expect(uffdInodes(t.pid)).toEqual([]);
+    await expectUnharmed(t);
+  });
 });
