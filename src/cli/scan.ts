@@ -27,7 +27,7 @@ export async function scanCommand(args: string[]): Promise<void> {
     const group = openGroup(targets.source, parseBackend(values.backend), false);
     try {
       const result = group.scan(opts);
-      print(values.json ? JSON.stringify(groupScanToJson(result, group.skipped())) : groupScanToText(targets.source.label, result, group.members(), { verbose: values.verbose }));
+      print(values.json ? JSON.stringify(groupScanToJson(result, [...group.skipped(), ...result.gone.map((pid) => ({ pid, reason: 'exited during the scan' }))])) : groupScanToText(targets.source.label, result, group.members(), { verbose: values.verbose }));
     } finally {
       group.release();
     }

@@ -8,7 +8,7 @@
 import { openBackend, type BackendChoice } from '../backends/select.js';
 import { DirtyTrackError, type DirtyTrackCode } from '../errors.js';
 import { aggregate, type GroupTotal } from './aggregate.js';
-import { PF_KTHREAD, readStat, type ProcStat } from '../proc/process.js';
+import { isAlive, PF_KTHREAD, readStat, type ProcStat } from '../proc/process.js';
 import type { Backend, BackendName, ScanOptions, ScanResult } from '../types.js';
 
 /** Where a group's pids come from, asked again at each refresh. */
@@ -64,6 +64,7 @@ export interface GroupOptions {
   /** For tests: how a member's backend is opened and its /proc/PID/stat read. */
   open?: (pid: number, choice: BackendChoice) => Backend;
   stat?: (pid: number) => ProcStat | null;
+  alive?: (pid: number) => boolean;
 }
 
 let ancestorPids: Set<number> | undefined;
@@ -77,8 +78,9 @@ function ancestors(): Set<number> {
 }
 
 /** Why `s` can never be tracked, or null. */
-export function untrackable(s: ProcStat): string | null {
-  if (s.state === 'Z' || s.state === 'X') return 'zombie: exited, not yet reaped (no memory left)';
+export function untrackable(s: ProcStat, alive: (pid: number) => boolean = isAlive): string | null {
+  // A zombie leader whose other threads run is a live process (pthread_exit in main): tracked.
+  if ((s.state === 'Z' || s.state === 'X') && !alive(s.pid)) return 'zombie: exited, not yet reaped (no memory left)';
   if (s.flags & PF_KTHREAD) return 'kernel thread: no user memory';
   if (s.pid === process.pid) return 'dirtytrack itself';
   if (ancestors().has(s.pid)) return 'an ancestor of dirtytrack (its shell, sudo…): never stopped or injected into';
@@ -91,10 +93,16 @@ export class GroupTracker {
   private round = 0;
   private readonly open: (pid: number, choice: BackendChoice) => Backend;
   private readonly stat: (pid: number) => ProcStat | null;
+  private readonly alive: (pid: number) => boolean;
 
   constructor(readonly source: MemberSource, private readonly opts: GroupOptions = {}) {
     this.open = opts.open ?? openBackend;
     this.stat = opts.stat ?? readStat;
+    this.alive = opts.alive ?? isAlive;
+  }
+
+  private untrackable(s: ProcStat): string | null {
+    return untrackable(s, this.alive);
   }
 
   /** Every member ever seen, in the order found. */
@@ -124,7 +132,7 @@ export class GroupTracker {
     const listed = new Set(this.source.pids());
     for (const m of this.tracked()) {
       const s = this.stat(m.pid);
-      if (!s || s.startTime !== m.startTime || untrackable(s) !== null || !listed.has(m.pid)) {
+      if (!s || s.startTime !== m.startTime || this.untrackable(s) !== null || !listed.has(m.pid)) {
         this.markGone(m, listed.has(m.pid) || !s || s.startTime !== m.startTime ? 'exited' : 'left the group');
         change.gone.push(m.pid);
       }
@@ -158,7 +166,7 @@ export class GroupTracker {
 
   private admit(s: ProcStat, clear: boolean): Member | null {
     const m: Member = { pid: s.pid, comm: s.comm, startTime: s.startTime, state: 'tracked', since: this.round };
-    const why = untrackable(s);
+    const why = this.untrackable(s);
     if (why) {
       m.state = 'skipped';
       m.reason = why;
@@ -233,7 +241,7 @@ export class GroupTracker {
   private noteFailure(m: Member, err: unknown, retry = true): boolean {
     if (!(err instanceof DirtyTrackError)) return false;
     const s = this.stat(m.pid);
-    const alive = s !== null && s.startTime === m.startTime && untrackable(s) === null;
+    const alive = s !== null && s.startTime === m.startTime && this.untrackable(s) === null;
     if (!alive) {
       this.markGone(m, 'exited');
       return true;

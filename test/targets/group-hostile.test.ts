@@ -5,7 +5,7 @@ import { Family } from '../../experiments/lib/family.js';
 import { accuracy } from '../../experiments/lib/metrics.js';
 import { watchGroup } from '../../src/targets/group-source.js';
 import { openGroup, pidList } from '../../src/targets/group.js';
-import { exitAllHostile, expectUnharmed, processState, spawnHostile, uffdInodes } from '../hostile/helpers.js';
+import { exitAllHostile, expectUnharmed, pagesIn, processState, spawnHostile, uffdInodes } from '../hostile/helpers.js';
 import { workingBackends } from '../tracking/backends.js';
 
 const families: Family[] = [];
@@ -39,6 +39,22 @@ describe.runIf(workingBackends().includes('uffd-wp'))('hostile members of a grou
     await expectUnharmed(sandboxed);
     expect((await sandboxed.command('status')).sigsys).toBe(0);
     expect(uffdInodes(sandboxed.pid)).toEqual([]);
+  });
+
+  it('a process whose main thread exited (a zombie leader, other threads running) is a member, tracked exactly', async () => {
+    const t = await spawnHostile('leader-exit', []);
+    for (let i = 0; i < 100 && processState(t.pid) !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10)); // main exits right after starting its worker
+    expect(processState(t.pid)).toBe('Z');
+    const group = openGroup(pidList([t.pid]), 'uffd-wp', true);
+    try {
+      expect(group.skipped()).toEqual([]);
+      const truth = await t.write();
+      expect(truth.size).toBeGreaterThan(0);
+      expect(accuracy(truth, pagesIn(t, group.scan({ reset: true }).scans[0]))).toMatchObject({ recall: 1, precision: 1 });
+    } finally {
+      group.close();
+    }
+    expect(uffdInodes(t.pid)).toEqual([]);
   });
 
   it('a member stopped by its user stays stopped through a group watch, and is tracked', async () => {

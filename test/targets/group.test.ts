@@ -47,7 +47,7 @@ class FakeSystem {
 
 function setup(source: (sys: FakeSystem) => MemberSource) {
   const sys = new FakeSystem();
-  const group = new GroupTracker(source(sys), { stat: sys.stat, open: sys.open });
+  const group = new GroupTracker(source(sys), { stat: sys.stat, open: sys.open, alive: (pid) => sys.procs.get(pid)?.state !== 'Z' });
   return { sys, group };
 }
 
