@@ -1,0 +1,64 @@
+// A watch over a tree whose processes are born, exit and exec all the time: no failure, no negative or
+// double counts, nothing left armed in the survivors; once per working backend (the soft-dirty ones
+// freeze every member around each scan).
+import { spawn } from 'node:child_process';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { watchGroup, type GroupRound } from '../../src/targets/group-source.js';
+import { treeSource, treePids } from '../../src/targets/tree.js';
+import type { WatchRound } from '../../src/watch/loop.js';
+import { workingBackends } from './backends.js';
+
+const userfaultfds = (pid: number) => {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[userfaultfd]';
+      } catch {
+        return false;
+      }
+    }).length;
+  } catch {
+    return 0; // gone
+  }
+};
+
+// A shell that keeps starting short-lived children, some of which exec (sh -c '…; exec …').
+const CHURN = 'while :; do (x=$(seq 1 200); exit 0) & sh -c "true; exec sleep 0.05" & sleep 0.02; wait; done';
+
+for (const backend of workingBackends()) {
+  describe(`a churning tree with ${backend}`, () => {
+    it('rounds complete with consistent counts while members come, go and exec; nothing left armed', async () => {
+      const root = spawn('sh', ['-c', CHURN], { stdio: 'ignore' });
+      const rounds: Array<{ r: WatchRound; g: GroupRound }> = [];
+      try {
+        await new Promise((r) => setTimeout(r, 100));
+        const { summary, tracker, error } = await watchGroup(treeSource(root.pid!), {
+          backend, intervalMs: 40, maxRounds: 25, timeoutMs: 60_000, tolerance: 0, stable: 50,
+          onRound: (r, g) => rounds.push({ r, g }),
+        });
+        expect(error).toBeUndefined();
+        expect(summary.reason).toBe('max-rounds');
+        expect(rounds).toHaveLength(25);
+        for (const { r, g } of rounds) {
+          expect(r.dirtyPages).toBeGreaterThanOrEqual(0);
+          expect(r.newPages).toBeGreaterThanOrEqual(0);
+          expect(r.newPages).toBeLessThanOrEqual(r.dirtyPages);
+          expect(r.overlapPages).toBeLessThanOrEqual(r.dirtyPages);
+          const pids = g.processes.map((p) => p.pid);
+          expect(new Set(pids).size).toBe(pids.length); // no process counted twice
+          for (const p of g.processes) expect(p.newPages).toBeLessThanOrEqual(p.dirtyPages);
+          expect(r.dirtyPages).toBe(g.processes.reduce((a, p) => a + p.dirtyPages, 0) - g.group.sharedPagesMerged);
+        }
+        const born = rounds.reduce((a, x) => a + x.g.change.born.length, 0);
+        const gone = rounds.reduce((a, x) => a + x.g.change.gone.length, 0);
+        expect(born).toBeGreaterThan(5); // power: the tree did churn while watched
+        expect(gone).toBeGreaterThan(5);
+        expect(tracker.members().filter((m) => m.state === 'tracked').every((m) => m.backend === undefined)).toBe(true); // all closed
+        for (const pid of treePids(root.pid!)) expect(userfaultfds(pid), `userfaultfds left in ${pid}`).toBe(0);
+      } finally {
+        for (const pid of treePids(root.pid!).reverse()) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      }
+    });
+  });
+}
