@@ -44,18 +44,22 @@ export function regionPages(r: MapsRegion): { startPage: number; endPage: number
   return { startPage: addrToPage(r.start), endPage: addrToPage(r.end) };
 }
 
-export function regionResult(region: MapsRegion, runs: Runs, dirtyPages: number): RegionResult {
-  const { startPage, endPage } = regionPages(region);
-  let pairs: PageRange[] | undefined;
-  return {
-    region,
-    pages: endPage - startPage,
-    dirtyPages,
-    runs,
-    get dirty() {
-      return (pairs ??= runsToRanges(runs));
-    },
-  };
+/** One class, its getter on the prototype: a scan of ten thousand mappings makes ten thousand of these. */
+class RegionResultOf implements RegionResult {
+  private pairs?: PageRange[];
+  constructor(readonly region: MapsRegion, readonly pages: number, readonly dirtyPages: number, readonly runs: Runs) {}
+  get dirty(): PageRange[] {
+    return (this.pairs ??= runsToRanges(this.runs));
+  }
+}
+
+/** `pages`: the region's size in pages, when the caller has it already. */
+export function regionResult(region: MapsRegion, runs: Runs, dirtyPages: number, pages?: number): RegionResult {
+  if (pages === undefined) {
+    const { startPage, endPage } = regionPages(region);
+    pages = endPage - startPage;
+  }
+  return new RegionResultOf(region, pages, dirtyPages, runs);
 }
 
 export function makeScanResult(pid: number, backend: BackendName, regions: RegionResult[], skipped: SkippedRegion[], startedNs: bigint): ScanResult {

@@ -32,11 +32,15 @@ export interface ScanPair {
   cRegions: number;
   /** Whatever the caller's `extra` measured on the same target. */
   extra?: Record<string, number>;
+  /** With `plain`: the TypeScript reader region by region (as without the addon), in the same rounds, and its ratio to C. */
+  plain?: { ms: number[]; stats: Stats; roundRatios: number[]; ratio: Stats };
 }
 
 export interface PairPlan {
   rounds: number;
   reps: number;
+  /** Also time the plain TypeScript reader (no native walk) in every round. */
+  plain?: boolean;
 }
 
 export function cScan(pid: number, reps: number, extra: string[] = []): { ns: number[]; cpuNs: number[]; entries: number; regions: number; dirtyPages: number; ranges: number } {
@@ -49,6 +53,8 @@ export function cScan(pid: number, reps: number, extra: string[] = []): { ns: nu
  */
 export function measurePair(t: BigTarget, plan: PairPlan): Omit<ScanPair, 'target' | 'ready'> {
   const scanner = softDirtyScanner(t.pid);
+  const plainScanner = plan.plain ? softDirtyScanner(t.pid, { plain: true }) : undefined;
+  const plain: number[] = [], plainRatios: number[] = [];
   const ts: number[] = [], c: number[] = [], tsCpu: number[] = [], cCpu: number[] = [];
   const roundRatios: number[] = [], roundCpuRatios: number[] = [];
   const med = (xs: number[]) => stats(xs).median;
@@ -68,11 +74,17 @@ export function measurePair(t: BigTarget, plan: PairPlan): Omit<ScanPair, 'targe
     tsCpu.push(...tr.cpu);
     roundRatios.push(med(tr.wall) / med(cr.ns.map((n) => n / 1e6)));
     roundCpuRatios.push(med(tr.cpu) / med(cr.cpuNs.map((n) => n / 1e6)));
+    if (plainScanner) {
+      const pr = timeWallCpu(() => plainScanner.scan(), plan.reps, 1);
+      plain.push(...pr.wall);
+      plainRatios.push(med(pr.wall) / med(cr.ns.map((n) => n / 1e6)));
+    }
   }
   return {
     ts, c, tsStats: stats(ts), cStats: stats(c), tsCpu, cCpu, tsCpuStats: stats(tsCpu), cCpuStats: stats(cCpu),
     roundRatios, roundCpuRatios, ratio: stats(roundRatios), cpuRatio: stats(roundCpuRatios),
     tsEntries, cEntries, tsRegions, cRegions,
+    ...(plainScanner ? { plain: { ms: plain, stats: stats(plain), roundRatios: plainRatios, ratio: stats(plainRatios) } } : {}),
   };
 }
 
@@ -80,7 +92,7 @@ export function measurePair(t: BigTarget, plan: PairPlan): Omit<ScanPair, 'targe
 export async function scanPair(ctx: Ctx, target: BigTargetOptions, plan: PairPlan, extra?: (t: BigTarget) => Record<string, number>): Promise<ScanPair> {
   const key = 'scan-pair:' + JSON.stringify(target);
   const hit = ctx.cache.get(key) as ScanPair | undefined;
-  if (hit && (!extra || hit.extra)) return hit;
+  if (hit && (!extra || hit.extra) && (!plan.plain || hit.plain)) return hit;
   const res = await withBigTarget(target, (t) => ({ target, ready: t.ready, ...measurePair(t, plan), ...(extra ? { extra: extra(t) } : {}) }));
   if (res.tsEntries !== res.cEntries || res.tsRegions !== res.cRegions) {
     throw new Error(`readers disagree on ${JSON.stringify(target)}: TypeScript ${res.tsEntries} entries in ${res.tsRegions} regions, C ${res.cEntries} in ${res.cRegions}`);

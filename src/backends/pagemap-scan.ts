@@ -37,7 +37,7 @@ export class PagemapScanBackend extends SoftDirtyBackend {
   protected override openReader(): SoftDirtyRegionReader {
     const scanner = new PagemapScanner(this.pid);
     return {
-      read: (regions, includeUnpopulated) => {
+      read: (regions, _pages, includeUnpopulated) => {
         const bounds = new BigUint64Array(2 * regions.length);
         regions.forEach((r, i) => {
           bounds[2 * i] = r.start;

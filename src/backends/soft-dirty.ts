@@ -8,7 +8,8 @@ import type { Backend, MapsRegion, RegionResult, Runs, ScanOptions, ScanResult }
 
 /** Reads the soft-dirty pages of the regions of one scan, in order; opened per scan. */
 export interface SoftDirtyRegionReader {
-  read(regions: MapsRegion[], includeUnpopulated: boolean): Array<{ runs: Runs; count: number }>;
+  /** `pages`: the regions as [startPage, endPage) pairs. */
+  read(regions: MapsRegion[], pages: Float64Array, includeUnpopulated: boolean): Array<{ runs: Runs; count: number }>;
   close(): void;
 }
 
@@ -30,12 +31,7 @@ export class SoftDirtyBackend implements Backend {
   protected openReader(): SoftDirtyRegionReader {
     const reader = new PagemapReader(this.pid);
     return {
-      read: (regions, includeUnpopulated) => {
-        const pages = new Float64Array(2 * regions.length);
-        regions.forEach((r, i) => {
-          pages[2 * i] = addrToPage(r.start);
-          pages[2 * i + 1] = addrToPage(r.end);
-        });
+      read: (regions, pages, includeUnpopulated) => {
         // With the addon, all regions in one native call; without it, region by region here.
         return (this.plain ? null : reader.softDirtyRanges(pages, includeUnpopulated)) ??
           regions.map((_, i) => reader.softDirty(pages[2 * i], pages[2 * i + 1], includeUnpopulated));
@@ -59,8 +55,13 @@ export class SoftDirtyBackend implements Backend {
     const reader = this.openReader();
     let regions: RegionResult[];
     try {
-      const read = reader.read(scan, opts.includeUnpopulated ?? false);
-      regions = scan.map((r, i) => regionResult(r, read[i].runs, read[i].count));
+      const pages = new Float64Array(2 * scan.length);
+      for (let i = 0; i < scan.length; i++) {
+        pages[2 * i] = addrToPage(scan[i].start);
+        pages[2 * i + 1] = addrToPage(scan[i].end);
+      }
+      const read = reader.read(scan, pages, opts.includeUnpopulated ?? false);
+      regions = scan.map((r, i) => regionResult(r, read[i].runs, read[i].count, pages[2 * i + 1] - pages[2 * i]));
     } catch (err) {
       throw this.readFailure(err);
     } finally {

@@ -19,7 +19,9 @@ export function pageToAddr(page: number): bigint {
 }
 
 export function addrToPage(addr: bigint): number {
-  return Number(addr >> PAGE_SHIFT);
+  // Through a double where that is exact (below 2^53): no BigInt made, and scans call this per region.
+  const n = Number(addr);
+  return n < 2 ** 53 ? Math.floor(n / PAGE_SIZE) : Number(addr >> PAGE_SHIFT);
 }
 
 /** Transparent huge page mode ("always", "madvise", "never"), or undefined where THP is absent. */

@@ -6,6 +6,9 @@ import { errnoError, native } from '../native/binding.js';
 import { isAlive, memDir } from './process.js';
 import type { Runs } from '../types.js';
 
+/** The runs of a region with no dirty page (most of them): one shared, empty array. */
+const NO_RUNS: Runs = new Float64Array(0);
+
 /** Entries per pread: 64K entries = 512 KiB, as tools/mm/page-types.c does. Bounds memory for any address-space size. */
 export const CHUNK_ENTRIES = 65536;
 
@@ -85,7 +88,10 @@ export class PagemapReader {
       throw this.readFailure(f.page, f.got, f.want, f.errno ? errnoError(f.errno, 'pread') : undefined);
     }
     const out = new Array<{ runs: Runs; count: number }>(r.pages.length);
-    for (let i = 0; i < out.length; i++) out[i] = { runs: r.runs.subarray(2 * r.bounds[i], 2 * r.bounds[i + 1]), count: r.pages[i] };
+    for (let i = 0; i < out.length; i++) {
+      const [from, to] = [r.bounds[i], r.bounds[i + 1]];
+      out[i] = { runs: from === to ? NO_RUNS : r.runs.subarray(2 * from, 2 * to), count: r.pages[i] };
+    }
     return out;
   }
 
