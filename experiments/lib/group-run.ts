@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { BackendChoice } from '../../src/backends/select.js';
 import { pidKey, sharedKey } from '../../src/targets/aggregate.js';
-import { GroupTracker, type GroupScan, type MemberSource } from '../../src/targets/group.js';
+import { GroupTracker, type GroupScan } from '../../src/targets/group.js';
+import type { MemberSource } from '../../src/targets/member.js';
 import { readMaps } from '../../src/proc/maps.js';
 import { accuracy, type Accuracy } from './metrics.js';
 import { Family, type ProcTruth } from './family.js';

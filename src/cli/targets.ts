@@ -4,7 +4,7 @@
  */
 import { parsePid, usageError } from './args.js';
 import { cgroupSource } from '../targets/cgroup.js';
-import { pidList, type MemberSource } from '../targets/group.js';
+import { pidList, type MemberSource } from '../targets/member.js';
 import { parseRegionOptions } from '../targets/region-filter.js';
 import { treeSource } from '../targets/tree.js';
 import { guestRamRegions } from '../targets/vm.js';

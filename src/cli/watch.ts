@@ -11,7 +11,7 @@ import { WATCH_VIEWS_USAGE, watchViews } from './watch-views.js';
 import { parseTargets, TARGET_OPTIONS } from './targets.js';
 import { vmPrecopyInput } from '../targets/vm.js';
 import { watchGroup } from '../targets/group-source.js';
-import type { Member } from '../targets/group.js';
+import type { Member } from '../targets/member.js';
 import { groupRoundJson, groupRoundNote, groupSummaryJson, groupSummaryLines } from '../report/group-watch.js';
 
 export const WATCH_USAGE = `  watch <pid>|<pid>…|--tree PID|--cgroup PATH [--vm] [--region SPEC]… [options]

@@ -1,7 +1,8 @@
 import { formatBytes, plural } from '../format.js';
 import { scanToJson } from './scan-json.js';
 import { scanToText } from './scan-text.js';
-import type { GroupScan, Member, Skipped } from '../targets/group.js';
+import type { GroupScan } from '../targets/group.js';
+import type { Member, Skipped } from '../targets/member.js';
 
 /**
  * `scan --json` of a group (README "Groups"): one single-pid object per process, the total with

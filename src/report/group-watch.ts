@@ -1,5 +1,5 @@
 import type { GroupRound } from '../targets/group-source.js';
-import type { Member, MembershipChange } from '../targets/group.js';
+import type { Member, MembershipChange } from '../targets/member.js';
 
 const changed = (c: MembershipChange) => c.born.length + c.gone.length + c.skipped.length > 0;
 

@@ -12,7 +12,8 @@ import { PAGE_SIZE } from '../kernel/info.js';
 import { countCommonPages, countRuns, unionRuns } from '../ranges.js';
 import { DirtyTrackError } from '../errors.js';
 import { keyedSets } from './aggregate.js';
-import { openGroup, type GroupScan, type GroupTracker, type MemberSource, type MembershipChange } from './group.js';
+import { openGroup, type GroupScan, type GroupTracker } from './group.js';
+import type { MemberSource, MembershipChange } from './member.js';
 import type { RegionSelector, Runs } from '../types.js';
 
 export interface ProcessRound {

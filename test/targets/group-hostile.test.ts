@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Family } from '../../experiments/lib/family.js';
 import { accuracy } from '../../experiments/lib/metrics.js';
 import { watchGroup } from '../../src/targets/group-source.js';
-import { openGroup, pidList } from '../../src/targets/group.js';
+import { openGroup } from '../../src/targets/group.js';
+import { pidList } from '../../src/targets/member.js';
 import { exitAllHostile, expectUnharmed, pagesIn, processState, spawnHostile, uffdInodes } from '../hostile/helpers.js';
 import { workingBackends } from '../tracking/backends.js';
 

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { DirtyTrackError } from '../../src/errors.js';
 import { groupSource } from '../../src/targets/group-source.js';
-import { GroupTracker, type MemberSource } from '../../src/targets/group.js';
+import { GroupTracker } from '../../src/targets/group.js';
+import type { MemberSource } from '../../src/targets/member.js';
 import { runWatch } from '../../src/watch/loop.js';
 import { makeScanResult, regionResult } from '../../src/scan-result.js';
 import { parseMapsLine } from '../../src/proc/maps.js';

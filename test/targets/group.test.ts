@@ -1,7 +1,8 @@
 // GroupTracker membership and churn against a fake /proc and fake backends: born, gone, skipped, exec, reuse.
 import { describe, expect, it } from 'vitest';
 import { DirtyTrackError } from '../../src/errors.js';
-import { GroupTracker, pidList, type MemberSource } from '../../src/targets/group.js';
+import { GroupTracker } from '../../src/targets/group.js';
+import { pidList, type MemberSource } from '../../src/targets/member.js';
 import { PF_KTHREAD, type ProcStat } from '../../src/proc/process.js';
 import { makeScanResult } from '../../src/scan-result.js';
 import type { Backend } from '../../src/types.js';
