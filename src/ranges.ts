@@ -91,9 +91,9 @@ export function countRuns(runs: Runs): number {
   return n;
 }
 
-/** Sort and merge runs (from several walks of one region). */
+/** Union of several run lists (several walks of one region), each sorted and merged. */
 export function mergeRuns(...lists: Runs[]): Runs {
-  return rangesToRuns(mergeRanges(lists.flatMap(runsToRanges)));
+  return lists.reduce(unionRuns, NO_RUNS);
 }
 
 /** Expand ranges to a Set of page numbers (tests and ground-truth comparison only: memory grows with pages). */
