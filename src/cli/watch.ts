@@ -129,8 +129,9 @@ export async function watchCommand(args: string[]): Promise<number> {
   else if (!values.json) print(text);
   const heatmapError = views.finish(summary, group?.label);
   if (heatmapError) process.stderr.write(`dirtytrack: ${heatmapError}\n`);
+  if (summary.leftInTarget) process.stderr.write(`dirtytrack: tracking could not be removed from ${summary.pid} (${summary.leftInTarget}); remove it with 'dirtytrack detach ${summary.pid}' as root\n`);
   const outputFailure = out?.failure ?? stdoutFailed();
-  if (outputFailure) process.stderr.write(`dirtytrack: cannot write ${outputFailure.where} (${outputFailure.code}): watch stopped after ${summary.rounds} rounds, tracking removed\n`);
+  if (outputFailure) process.stderr.write(`dirtytrack: cannot write ${outputFailure.where} (${outputFailure.code}): watch stopped after ${summary.rounds} rounds${summary.leftInTarget ? '' : ', tracking removed'}\n`);
   if (error !== undefined) {
     process.stderr.write(errorText(error));
     return exitCodeFor(error);

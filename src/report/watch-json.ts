@@ -37,5 +37,6 @@ export function summaryJson(s: WatchSummary, est: PrecopyEstimate | undefined, p
     ...(est ? { precopy: { ...est, finalPages: Math.round(est.finalBytes / pageSize) } } : {}),
     ...(s.interruptedBy ? { interruptedBy: s.interruptedBy } : {}),
     ...(s.error ? { error: s.error } : {}),
+    ...(s.leftInTarget ? { leftInTarget: s.leftInTarget } : {}),
   };
 }

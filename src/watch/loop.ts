@@ -69,6 +69,8 @@ export interface WatchSummary {
   pauseMs: number;          // total time the target was frozen
   interruptedBy?: string;   // the abort reason, when it was a string
   error?: string;
+  /** Why tracking could not be removed from the (still running) target; `dirtytrack detach` can, with the rights. */
+  leftInTarget?: string;
 }
 
 export interface WatchResult {
@@ -131,6 +133,7 @@ export async function runWatch<Raw>(source: RoundSource<Raw>, freezer: Freezer, 
   let pauseMs = 0;
   let reason: StopReason | undefined;
   let error: unknown;
+  let leftInTarget: string | undefined;
   let rss = source.residentBytes();
 
   const t0 = clock.now();
@@ -239,7 +242,11 @@ export async function runWatch<Raw>(source: RoundSource<Raw>, freezer: Freezer, 
     reason = state ?? 'failed';
     if (reason === 'failed') error = err;
   } finally {
-    source.close();
+    try {
+      source.close();
+    } catch (err) {
+      leftInTarget = err instanceof Error ? err.message : String(err);
+    }
   }
 
   const tail = rounds.slice(-(opts.stable + 1));
@@ -263,6 +270,7 @@ export async function runWatch<Raw>(source: RoundSource<Raw>, freezer: Freezer, 
     pauseMs,
     ...(reason === 'interrupted' && typeof abortReason === 'string' ? { interruptedBy: abortReason } : {}),
     ...(error !== undefined ? { error: error instanceof Error ? error.message : String(error) } : {}),
+    ...(leftInTarget ? { leftInTarget } : {}),
   };
   return { rounds, summary, ...(error !== undefined ? { error } : {}) };
 }

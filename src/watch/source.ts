@@ -29,7 +29,7 @@ export interface RoundSource<Raw = ScanResult> {
   state(): ImageState;
   /** What a migration's first round would send; 0 when unknown. */
   residentBytes(): number;
-  /** Stop tracking and release everything; quiet when the target is gone. */
+  /** Stop tracking and release everything; quiet when the target is gone, throws when a live one keeps tracking. */
   close(): void;
 }
 
@@ -92,11 +92,13 @@ export function backendSource(backend: Backend, select?: RegionSelector): RoundS
     state: () => image.state(),
     residentBytes: () => residentBytes(backend.pid),
     close() {
-      image.close();
       try {
         backend.close();
-      } catch {
-        // the target may be gone: nothing left to release
+      } catch (err) {
+        // Gone: nothing left to release. Still running: the target keeps what could not be removed.
+        if (image.state() === 'running') throw err;
+      } finally {
+        image.close();
       }
     },
   };

@@ -107,6 +107,15 @@ describe('watch loop errors', () => {
     expect(error).toBe(bug);
   });
 
+  it('a source that cannot close (a live target keeps tracking) is named in the summary, whatever the reason', async () => {
+    const clock = new FakeClock();
+    const source = new FakeSource(same(3, { 'pid:1': runs(0, 1) }), clock);
+    source.close = () => { throw new DirtyTrackError('EPERM', 'permission denied: ptrace 4242'); };
+    const { summary, error } = await runWatch(source, new FakeFreezer(false), clock, { ...base, maxRounds: 2, stable: 9 });
+    expect(summary).toMatchObject({ reason: 'max-rounds', leftInTarget: 'permission denied: ptrace 4242' });
+    expect(error).toBeUndefined();
+  });
+
   it('a failing first clear throws, after closing the source', async () => {
     const clock = new FakeClock();
     const source = new FakeSource([], clock, gone());

@@ -184,8 +184,9 @@ export function closeInTarget(pid: number, targetFd: number, ino: number): void 
   const current = () => {
     try {
       return statSync(`${memDir(pid)}/fd/${targetFd}`).ino;
-    } catch {
-      return undefined; // the process or the descriptor is gone
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // the process or the descriptor is gone
+      throw fromSystemError(err, `cannot check descriptor ${targetFd} of ${pid}`, pid); // e.g. no longer allowed to trace it
     }
   };
   if (current() !== ino) return; // closed (and the number maybe reused) by the target itself
