@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { Target } from '../../experiments/lib/target.js';
 import { TruthLog } from '../../experiments/lib/truth-log.js';
+import { freeze, thaw } from '../../src/proc/freeze.js';
 import { disagreeWithLog, pagemapOf, presentPages, snapshot, type Span } from '../helpers/target-memory.js';
 
 async function started(args: string[]) {
@@ -49,13 +50,12 @@ describe('rate-writer', () => {
       let checked = 0;
       for (let i = 0; i < 10; i++) {
         await sleep(20);
-        process.kill(t.pid, 'SIGSTOP');
-        await sleep(5); // let the stop land on every thread
+        freeze(t.pid); // SIGSTOP, and wait until every thread is stopped
         const n = log.count();
         const snap = snapshot(t.pid, span(t));
         // write n is logged before its store and counted after: it may be stored already
         const [inFlight] = log.pages(n, n + 1);
-        process.kill(t.pid, 'SIGCONT');
+        thaw(t.pid);
         expect(n).toBeLessThan(log.logCapacity);
         expect(disagreeWithLog(snap, log.pages(0, n), { page: inFlight, value: n + 1 }), `freeze ${i} at ${n} writes`).toEqual([]);
         checked += n;
