@@ -4,6 +4,10 @@
  * call before dirtytrack injects it. Only what the kernel's seccomp_check_filter accepts is
  * implemented; anything else throws, and a filter that cannot be evaluated is never trusted.
  */
+import { DirtyTrackError } from '../errors.js';
+
+/** A filter this interpreter cannot evaluate (the kernel would not have loaded it). */
+const malformed = (message: string) => new DirtyTrackError('EIO', `seccomp filter: ${message}`);
 
 export const AUDIT_ARCH_X86_64 = 0xc000003e;
 export const AUDIT_ARCH_I386 = 0x40000003;
@@ -55,19 +59,19 @@ const INSN = 8;
 
 /** Run one filter program over `d`; returns its 32-bit return value. Throws on anything the kernel would not load. */
 export function runFilter(prog: Uint8Array, d: SeccompData): number {
-  if (prog.length === 0 || prog.length % INSN !== 0) throw new Error(`filter of ${prog.length} bytes is not a whole number of instructions`);
+  if (prog.length === 0 || prog.length % INSN !== 0) throw malformed(`filter of ${prog.length} bytes is not a whole number of instructions`);
   const view = new DataView(prog.buffer, prog.byteOffset, prog.byteLength);
   const n = prog.length / INSN;
   const mem = new Uint32Array(16);
   let a = 0;
   let x = 0;
   for (let pc = 0, steps = 0; pc < n; pc++, steps++) {
-    if (steps > n) throw new Error('filter loops'); // jumps only go forward: cannot happen in a loaded filter
+    if (steps > n) throw malformed('filter loops'); // jumps only go forward: cannot happen in a loaded filter
     const code = view.getUint16(pc * INSN, true);
     const jt = view.getUint8(pc * INSN + 2);
     const jf = view.getUint8(pc * INSN + 3);
     const k = view.getUint32(pc * INSN + 4, true);
-    const bad = () => new Error(`instruction ${pc} (code 0x${code.toString(16)}, k ${k}) is not valid in a seccomp filter`);
+    const bad = () => malformed(`instruction ${pc} (code 0x${code.toString(16)}, k ${k}) is not valid in a seccomp filter`);
     switch (code & 0x07) {
       case 0x00: // LD
         if (code === 0x20) { // W ABS
@@ -107,7 +111,7 @@ export function runFilter(prog: Uint8Array, d: SeccompData): number {
           if (taken === undefined) throw bad();
           pc += taken ? jt : jf;
         }
-        if (pc + 1 >= n) throw new Error(`instruction ${pc} jumps past the end of the filter`);
+        if (pc + 1 >= n) throw malformed(`instruction ${pc} jumps past the end of the filter`);
         break;
       }
       case 0x06: // RET
@@ -121,7 +125,7 @@ export function runFilter(prog: Uint8Array, d: SeccompData): number {
         break;
     }
   }
-  throw new Error('filter ends without a return');
+  throw malformed('filter ends without a return');
 }
 
 function memIndex(k: number, bad: () => Error): number {

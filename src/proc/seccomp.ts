@@ -1,4 +1,4 @@
-import { DirtyTrackError } from '../errors.js';
+import { DirtyTrackError, noSuchProcess } from '../errors.js';
 import { isNativeError, requireNative } from '../native/binding.js';
 import { seccompOf } from './process.js';
 import { AUDIT_ARCH_X86_64, evaluateFilters, type SeccompAction } from './seccomp-bpf.js';
@@ -66,7 +66,7 @@ const defaultReader: FilterReader = (tid) => requireNative('reading seccomp filt
 
 function unreadable(pid: number, err: unknown): DirtyTrackError {
   const code = isNativeError(err) ? err.code : '';
-  if (code === 'ESRCH') return new DirtyTrackError('ESRCH', `no such process: ${pid} (reading its seccomp filters)`, { pid, cause: err });
+  if (code === 'ESRCH') return noSuchProcess(pid, 'reading its seccomp filters', { cause: err });
   const why = code === 'EACCES' || code === 'EPERM' ? 'reading them needs CAP_SYS_ADMIN'
     : code === 'EINVAL' || code === 'EMEDIUMTYPE' ? 'this kernel does not hand them out: CONFIG_CHECKPOINT_RESTORE'
     : err instanceof Error ? err.message : String(err);

@@ -13,6 +13,7 @@
  * mapped pages over its rounds; NaN where nothing was mapped then (regions come and go). Read-only and
  * inaccessible mappings have no rows unless a write was reported in them.
  */
+import { invalidArgument } from '../errors.js';
 import type { Runs } from '../types.js';
 
 /**
@@ -204,8 +205,8 @@ function addPages(acc: Float64Array, p: ProcessSpans, bands: HeatBand[], cols: n
 /** The cells of one run over a layout made by heatmapLayout (from this run, or from it and others). */
 export function heatmapGrid(run: HeatRun, made: ReturnType<typeof heatmapLayout>): HeatGrid {
   const { layout, spans } = made;
-  if (run.rounds.length !== layout.rounds) throw new Error(`heatmap: run has ${run.rounds.length} rounds, layout ${layout.rounds}`);
-  if (run.pageSize !== layout.pageSize) throw new Error(`heatmap: page size ${run.pageSize} against the layout's ${layout.pageSize}`);
+  if (run.rounds.length !== layout.rounds) throw invalidArgument(`heatmap: run has ${run.rounds.length} rounds, layout ${layout.rounds}`);
+  if (run.pageSize !== layout.pageSize) throw invalidArgument(`heatmap: page size ${run.pageSize} against the layout's ${layout.pageSize}`);
   const cols = layout.columns.length;
   const written = new Float64Array(layout.rows * cols);
   const mapped = new Float64Array(layout.rows * cols);

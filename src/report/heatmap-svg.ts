@@ -4,6 +4,7 @@
  * one colour become one path, and runs of equal cells along a row one rectangle, so tens of thousands of
  * cells stay a small file that renders fast.
  */
+import { invalidArgument } from '../errors.js';
 import { formatBytes } from '../format.js';
 import type { HeatGrid, HeatLayout } from './heatmap-grid.js';
 
@@ -119,7 +120,7 @@ function legend(x: number, y: number): string {
 
 /** Panels of grids sharing one layout (same bands, same rounds), as one SVG document. */
 export function heatmapSvg(panels: HeatPanel[], opts: HeatSvgOptions): string {
-  if (panels.length === 0) throw new Error('heatmap: no panel to draw');
+  if (panels.length === 0) throw invalidArgument('heatmap: no panel to draw');
   const layout = panels[0].grid.layout;
   const pw = opts.panelWidth ?? (panels.length > 1 ? 420 : 640);
   // Rows fill about 480 px, but a written band's minimum height is tall enough for its label.
@@ -139,7 +140,7 @@ export function heatmapSvg(panels: HeatPanel[], opts: HeatSvgOptions): string {
     `<text x="8" y="16" font-size="13" font-weight="bold">${esc(opts.title)}</text>`,
   ];
   panels.forEach((p, i) => {
-    if (p.grid.layout !== layout) throw new Error('heatmap: panels must share one layout');
+    if (p.grid.layout !== layout) throw invalidArgument('heatmap: panels must share one layout');
     const x0 = LABEL_W + i * (pw + GAP);
     body.push(`<text x="${x0}" y="${TOP - 8}" font-size="11">${esc(p.title)}</text>`);
     body.push(`<rect x="${x0}" y="${TOP}" width="${pw}" height="${n1(plotH)}" fill="${UNMAPPED}"/>`);

@@ -17,7 +17,7 @@
  * Firmware ROMs and video RAM (small blocks QEMU also migrates) are left out.
  */
 import { readFileSync, readlinkSync } from 'node:fs';
-import { DirtyTrackError } from '../errors.js';
+import { DirtyTrackError, noSuchProcess } from '../errors.js';
 import { readMaps } from '../proc/maps.js';
 import { countZeroPages } from '../proc/zero-pages.js';
 import type { MapsRegion } from '../types.js';
@@ -184,7 +184,7 @@ export function guestRamRegions(pid: number): GuestRam {
   try {
     argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
   } catch {
-    throw new DirtyTrackError('ESRCH', `no such process: ${pid}`, { pid });
+    throw noSuchProcess(pid, `no /proc/${pid}`);
   }
   let exe = '';
   try {
