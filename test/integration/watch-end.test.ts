@@ -66,6 +66,18 @@ describe('watch ends cleanly', () => {
     });
   });
 
+  it('scan into a closed pipe: exit 141, nothing on stderr', async () => {
+    await withWriter(async (pid) => {
+      const cli = dirtytrackProcess(['scan', String(pid), '--verbose']);
+      cli.stdout!.destroy();
+      const r = await cli;
+      expect(r.exitCode).toBe(141);
+      expect(String(r.stderr)).toBe('');
+      // scan leaves uffd-wp tracking armed for the next scan, as documented; detach takes it out
+      expect((await dirtytrack('detach', String(pid))).code).toBe(0);
+    });
+  });
+
   it('--out /dev/full: ends at round 1 with the summary on stdout, exit 7', async () => {
     await withWriter(async (pid) => {
       const r = await dirtytrack('watch', String(pid), '--interval', '50ms', '--max-rounds', '50', '--out', '/dev/full');
