@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirtyTrackError, fromSystemError } from '../errors.js';
@@ -38,6 +38,7 @@ function lockRoot(): string {
   throw new DirtyTrackError('ESYSTEM', `cannot create a lock directory: tried ${candidates.join(', ')}`);
 }
 
+/** `<pid>-<start time>`: the name of a holder, and of a target's directory. */
 const holderName = (pid: number, start: number) => `${pid}-${start}`;
 
 function parseHolder(name: string): { pid: number; start: number } | undefined {
@@ -60,9 +61,24 @@ function lockedBy(pid: number, holder: number): DirtyTrackError {
 
 let myName: string | undefined;
 
+/** Remove the directories of targets that are gone (their trackers were killed): nobody can lock those again. */
+function sweepGoneTargets(root: string): void {
+  for (const name of readdirSync(root)) {
+    const target = parseHolder(name);
+    if (!target || holderAlive(target)) continue;
+    try {
+      rmSync(join(root, name), { recursive: true, force: true });
+    } catch {
+      // another tracker swept it first
+    }
+  }
+}
+
 /** Take the lock on `pid` or throw ELOCKED naming the holder (ESRCH when there is no such process). */
 export function lockTarget(pid: number): TargetLock {
-  const dir = join(lockRoot(), holderName(pid, startTime(pid)));
+  const root = lockRoot();
+  const dir = join(root, holderName(pid, startTime(pid)));
+  sweepGoneTargets(root);
   myName ??= holderName(process.pid, startTime(process.pid));
   const mine = join(dir, myName);
   for (let attempt = 0; ; attempt++) {

@@ -69,6 +69,15 @@ describe('one tracker per target', () => {
     lockTarget(target).release();
   });
 
+  it('directories of targets that are gone are swept by the next lock', async () => {
+    const gone = join(root, '4194303-7');
+    mkdirSync(gone, { recursive: true });
+    writeFileSync(join(gone, '4194302-1'), '');
+    const target = await sleeper();
+    lockTarget(target).release();
+    expect(existsSync(gone)).toBe(false);
+  });
+
   it('no such process: ESRCH, no lock left', () => {
     expect(() => lockTarget(4194303)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
   });
