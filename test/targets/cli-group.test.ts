@@ -1,6 +1,9 @@
 // The CLI on a real process group: scan --json's group object against the truth the processes report,
 // watch --json's per-process rows, and the documented exit codes.
+import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { findCgroup } from '../../src/targets/cgroup.js';
 import { Family } from '../../experiments/lib/family.js';
 import { hex } from '../../src/kernel/info.js';
 import { dirtytrack } from '../helpers/cli.js';
@@ -63,6 +66,41 @@ describe('dirtytrack on a group', () => {
     }
     expect(lines[3]).toMatchObject({ done: true, group: `pids ${f.procs.join(' ')}`, skipped: [] });
     expect(lines[3].processes.map((p: { state: string }) => p.state)).toEqual(['tracked', 'tracked']);
+  });
+
+  it('clear and scan --cgroup on a real cgroup v2 group, named relative to the mount', async () => {
+    const f = await Family.spawn(['--pages', '128', '--count', '10', '--shared-pages', '32', '--shared-count', '8', '--children', '2']);
+    families.push(f);
+    const name = `dirtytrack-cli-${process.pid}`;
+    const dir = join(findCgroup('/'), name);
+    mkdirSync(dir);
+    try {
+      for (const pid of f.procs) writeFileSync(join(dir, 'cgroup.procs'), String(pid));
+      const cleared = await dirtytrack('clear', '--cgroup', name);
+      expect(cleared.code).toBe(0);
+      expect(cleared.stderr).toMatch(new RegExp(`^cleared 3 processes of cgroup ${dir} \\(backend `));
+      const truth = await f.write();
+      const r = await dirtytrack('scan', '--cgroup', name, '--json', '--region', 'anon');
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out.processes.map((p: { pid: number }) => p.pid).sort()).toEqual(f.procs.slice().sort());
+      // --region anon: main (private anonymous) only, not the memfd; each process found exactly its main pages
+      for (const t of truth) {
+        const p = out.processes.find((x: { pid: number }) => x.pid === t.pid);
+        const main = t.regions.main;
+        const found = new Set<number>();
+        for (const reg of p.regions) for (const [a, b] of reg.dirty as string[][]) {
+          for (let page = Number(BigInt(a) / 4096n); page < Number(BigInt(b) / 4096n); page++) if (page >= main.startPage && page < main.startPage + main.pages) found.add(page);
+        }
+        expect([...found].sort()).toEqual([...t.pages].filter((x) => x >= main.startPage && x < main.startPage + main.pages).sort());
+        expect(p.regions.some((reg: { path: string }) => reg.path.startsWith('/memfd:'))).toBe(false);
+      }
+      expect(out.sharedPagesMerged).toBe(0); // the memfd was not read
+    } finally {
+      await f.exit();
+      families.splice(0);
+      rmdirSync(dir);
+    }
   });
 
   it('exit codes: a missing cgroup is 2 and names it; no process that can be tracked is 3', async () => {
