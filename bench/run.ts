@@ -29,6 +29,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--only N[,N…]] [--out DIR]
   --quick   tiny sizes and few repetitions (smoke test); writes to a new temp dir unless --out is given
   --only    measure only these sections (${SECTIONS.map((s) => s.id).join(', ')}); the others are kept from DIR/bench.json if it has them
   --out     where bench.md, bench.json and the SVG plots go (default results/)
+  --attempts N  measure a section at most N times when other processes disturb it (default 3; 1 on a machine that is never quiet)
   --no-wait do not wait for the machine to be quiet before each section (full runs wait up to 15 min before the first, 5 before each other)`;
 
 interface BenchJson {
@@ -82,7 +83,7 @@ function render(j: BenchJson): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean' }, 'no-wait': { type: 'boolean' } } });
+  const { values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean' }, 'no-wait': { type: 'boolean' }, attempts: { type: 'string' } } });
   if (values.help) { process.stdout.write(USAGE + '\n'); return 0; }
   const quick = Boolean(values.quick);
   const only = values.only ? values.only.split(',').map((x) => Number(x.trim())) : SECTIONS.map((s) => s.id);
@@ -105,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
     // is measured again, up to three times in all; the least disturbed attempt is kept, and says so.
     let kept: SectionResult | undefined;
     let attempts = 0;
-    for (let attempt = 1; attempt <= (quick ? 1 : 3); attempt++) {
+    for (let attempt = 1; attempt <= (quick ? 1 : Number(values.attempts ?? 3)); attempt++) {
       const waitMin = results.size === (previous?.sections.length ?? 0) && attempt === 1 ? 15 : 5; // longer before the first section
       const before = quick || values['no-wait'] ? await busyPct(200) : (await waitQuiet(15, waitMin * 60_000, ctx.log)).busy;
       ctx.log(`bench §${s.id}: ${s.title}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "napi-util.h"
+#include "runs.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -36,6 +37,33 @@ bool dt_typed_array(napi_env env, napi_typedarray_type type, size_t length, size
   napi_value buffer;
   NAPI_CALL_BOOL(env, napi_create_arraybuffer(env, length * elem, data, &buffer));
   NAPI_CALL_BOOL(env, napi_create_typedarray(env, type, length, buffer, 0, out));
+  return true;
+}
+
+static void free_runs(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+/* Runs this large are handed over rather than copied: no second copy of a million runs in memory. */
+#define RUNS_HAND_OVER_BYTES (1u << 20)
+
+bool dt_runs_array(napi_env env, struct runs *r, napi_value *out) {
+  size_t bytes = r->n * sizeof *r->v;
+  napi_value buffer;
+  if (bytes < RUNS_HAND_OVER_BYTES) {
+    void *data;
+    if (!dt_typed_array(env, napi_float64_array, r->n * 2, sizeof(double), &data, out)) return false;
+    if (bytes) memcpy(data, r->v, bytes);
+    runs_trim(r);
+    return true;
+  }
+  struct run *v = realloc(r->v, bytes); /* shrink to fit: what JavaScript holds is exactly the answer */
+  if (v) r->v = v;
+  NAPI_CALL_BOOL(env, napi_create_external_arraybuffer(env, r->v, bytes, free_runs, NULL, &buffer));
+  *r = (struct runs){0}; /* the buffer owns the memory now; the next call starts a new list */
+  NAPI_CALL_BOOL(env, napi_create_typedarray(env, napi_float64_array, bytes / sizeof(double), buffer, 0, out));
   return true;
 }
 

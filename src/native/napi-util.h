@@ -50,6 +50,11 @@ bool dt_get_bool(napi_env env, napi_value v, const char *name, bool *out);
 /* A new TypedArray of `length` elements of `elem` bytes over a new ArrayBuffer; *data points at its bytes. */
 bool dt_typed_array(napi_env env, napi_typedarray_type type, size_t length, size_t elem, void **data, napi_value *out);
 
+struct runs;
+/* The runs as a new Float64Array [start0, end0, …]: copied when small (the list is kept for the next
+ * call), handed over whole when large (the list is emptied). */
+bool dt_runs_array(napi_env env, struct runs *r, napi_value *out);
+
 bool dt_set_named(napi_env env, napi_value obj, const char *name, napi_value value);
 
 #endif

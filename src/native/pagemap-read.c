@@ -126,10 +126,7 @@ napi_value dt_pagemap_read_walk(napi_env env, napi_callback_info info) {
     return dt_throw_errno(env, ENOMEM, "pagemapReadWalk");
   }
   napi_value runs_v, v;
-  bool ok = dt_typed_array(env, napi_float64_array, out->n * 2, sizeof(double), &data, &runs_v);
-  if (ok && out->n) memcpy(data, out->v, out->n * sizeof *out->v);
-  runs_trim(out);
-  if (!ok) return NULL;
+  if (!dt_runs_array(env, out, &runs_v)) return NULL;
   NAPI_CALL(env, napi_create_object(env, &result));
   if (!dt_set_named(env, result, "runs", runs_v) || !dt_set_named(env, result, "bounds", bounds_v) ||
       !dt_set_named(env, result, "pages", pages_v))

@@ -233,6 +233,7 @@ static int walk_range(struct walk *w, struct caller *c, struct page_region *vec,
 static __thread struct {
   struct page_region *vec;
   size_t vec_cap;
+  size_t vec_dirty; /* entries the last call may have left non-zero: only those are zeroed again */
   struct runs out, held, next;
 } scratch;
 
@@ -291,13 +292,12 @@ napi_value dt_pagemap_scan_walk(napi_env env, napi_callback_info info) {
   } else {
     if (scratch.vec_cap < vec_len) {
       free(scratch.vec);
-      scratch.vec_cap = 0;
-      if (!(scratch.vec = malloc(vec_len * sizeof *vec))) return dt_throw_errno(env, ENOMEM, "pagemapScanWalk");
+      scratch.vec_cap = scratch.vec_dirty = 0;
+      if (!(scratch.vec = calloc(vec_len, sizeof *vec))) return dt_throw_errno(env, ENOMEM, "pagemapScanWalk");
       scratch.vec_cap = vec_len;
     }
     vec = scratch.vec;
   }
-  memset(vec, 0, vec_len * sizeof *vec);
 
   void *data;
   napi_value bounds_v, pages_v, errnos_v;
@@ -308,7 +308,8 @@ napi_value dt_pagemap_scan_walk(napi_env env, napi_callback_info info) {
   if (!dt_typed_array(env, napi_int32_array, nranges, sizeof(int32_t), &data, &errnos_v)) return NULL;
   int32_t *errnos = data;
 
-  struct walk w = {.out = scratch.out, .held = scratch.held, .next = scratch.next};
+  /* walk_range zeroes the entries the previous call wrote before each call: the vector is all zero. */
+  struct walk w = {.out = scratch.out, .held = scratch.held, .next = scratch.next, .written = c.fake ? 0 : scratch.vec_dirty};
   w.out.n = 0;
   uint64_t stalled_at = 0;
   bool stalled = false, pending = false;
@@ -335,6 +336,7 @@ napi_value dt_pagemap_scan_walk(napi_env env, napi_callback_info info) {
   }
   bounds[nranges] = (uint32_t)w.out.n;
   scratch.out = w.out;
+  if (!c.fake) scratch.vec_dirty = w.written; /* never above vec_cap */
   scratch.held = w.held;
   scratch.next = w.next;
   runs_trim(&scratch.held);
@@ -346,13 +348,8 @@ napi_value dt_pagemap_scan_walk(napi_env env, napi_callback_info info) {
     if (pending) return NULL; /* a Node-API failure: its exception is pending */
     return dt_throw_errno(env, ENOMEM, "pagemapScanWalk");
   }
-  /* The runs, copied out of the scratch list. (A large copy lands in memory fresh from the kernel:
-   * a cost that grows with the runs returned, measured in bench/, section 3.) */
   napi_value runs_v, result, v;
-  bool ok = dt_typed_array(env, napi_float64_array, w.out.n * 2, sizeof(double), &data, &runs_v);
-  if (ok && w.out.n) memcpy(data, w.out.v, w.out.n * sizeof *w.out.v);
-  runs_trim(&scratch.out);
-  if (!ok) return NULL;
+  if (!dt_runs_array(env, &scratch.out, &runs_v)) return NULL;
   NAPI_CALL(env, napi_create_object(env, &result));
   if (!dt_set_named(env, result, "runs", runs_v) || !dt_set_named(env, result, "bounds", bounds_v) ||
       !dt_set_named(env, result, "pages", pages_v) || !dt_set_named(env, result, "errnos", errnos_v))
