@@ -5,6 +5,7 @@ import { estimatePrecopy } from '../watch/precopy.js';
 import type { Backend } from '../types.js';
 import type { ErrorReason, ServeConfig, TargetLabels, TargetReport } from './messages.js';
 import { Discovery, startTimeOf, type Discovered } from './targets.js';
+import { readStat } from '../targets/tree.js';
 import { SlidingWindow } from './window.js';
 import { concatRuns } from '../ranges.js';
 import { residentBytes } from '../watch/source.js';
@@ -144,9 +145,10 @@ export class Fleet {
   private scan(pid: number, t: Tracked): TargetReport {
     const f0 = this.now();
     let s0 = f0, s1 = f0;
-    let scan;
+    let scan, stopped = false;
     try {
-      if (t.frozen) freeze(pid);
+      // A process found stopped (job control, a debugger) stays stopped: that time is not our pause.
+      stopped = t.frozen && freeze(pid);
       try {
         s0 = this.now();
         scan = t.backend.scan({ reset: true });
@@ -155,9 +157,12 @@ export class Fleet {
         if (t.frozen) thaw(pid);
       }
     } catch (err) {
-      if (processGone(pid)) return this.retire(pid, t);
+      if (processGone(pid) || startTimeOf(pid) !== t.startTime) return this.retire(pid, t);
       this.tracked.delete(pid);
       try { t.backend.close(); } catch { /* keep serving the others */ }
+      // ESRCH from a live process: it called execve, and its old address space (with uffd-wp's
+      // descriptor) went with it. Track the new program from now on; that is no error.
+      if (err instanceof DirtyTrackError && err.code === 'ESRCH') return this.arm({ pid, comm: readStat(pid)?.comm ?? t.labels.comm, cgroup: t.labels.cgroup });
       return this.fail(t.labels, err);
     }
     const f1 = this.now();
@@ -175,7 +180,7 @@ export class Fleet {
       workingSetPages,
       hotSetPages,
       scanSeconds: (s1 - s0) / 1000,
-      pauseSeconds: t.frozen ? (f1 - f0) / 1000 : 0,
+      pauseSeconds: stopped ? (f1 - f0) / 1000 : 0,
     };
     if (this.cfg.bandwidthBytesPerSec) {
       // The steady rate over the window, as `watch` summarises it: one round is too noisy to plan on.

@@ -1,6 +1,7 @@
 // The exporter's rounds (src/serve/tracker.ts, what its scan worker runs) against a rate-writer's own
 // log, once per working backend: in the lab this covers the soft-dirty backends and their freeze.
-import { readdirSync, readlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { Target } from '../../experiments/lib/target.js';
@@ -45,5 +46,27 @@ for (const backend of workingBackends()) {
       expect((await t.command('status')).running).toBe(true);
       await t.exit();
     });
+  });
+}
+
+for (const backend of workingBackends()) {
+  it(`serve rounds with ${backend}: a target that calls execve is tracked on in its new program, no error counted`, async () => {
+    const sh = spawn('sh', ['-c', 'read x; exec sleep 30'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const fleet = new Fleet({ targets: [{ kind: 'pid', pid: sh.pid! }], intervalMs: 50, backend, windowRounds: 4, exclude: [], downtimeMs: 300 });
+    try {
+      expect(fleet.round().map((r) => r.kind)).toEqual(['armed']);
+      expect(fleet.round().map((r) => r.kind)).toEqual(['round']);
+      sh.stdin!.write('go\n');
+      const kinds: string[] = [];
+      for (let i = 0; i < 100 && readFileSync(`/proc/${sh.pid}/comm`, 'utf8').trim() !== 'sleep'; i++) await delay(20);
+      for (let i = 0; i < 3; i++) for (const r of fleet.round()) { kinds.push(r.kind); if (r.kind !== 'error') expect(r.labels.pid).toBe(sh.pid); }
+      expect(kinds).not.toContain('error');
+      expect(kinds).not.toContain('gone');
+      expect(kinds.at(-1)).toBe('round');
+    } finally {
+      expect(fleet.close()).toEqual([]);
+    }
+    expect(holdsUffd(sh.pid!)).toBe(false);
+    sh.kill('SIGKILL');
   });
 }
