@@ -5,7 +5,7 @@ import { estimatePrecopy } from '../watch/precopy.js';
 import type { Backend } from '../types.js';
 import type { ErrorReason, ServeConfig, TargetLabels, TargetReport } from './messages.js';
 import { Discovery, startTimeOf, type Discovered } from './targets.js';
-import { readStat } from '../targets/tree.js';
+import { readStat } from '../proc/process.js';
 import { SlidingWindow } from './window.js';
 import { concatRuns } from '../ranges.js';
 import { residentBytes } from '../watch/source.js';
