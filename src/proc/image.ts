@@ -9,14 +9,18 @@ export function startTime(pid: number): number {
   return stat.startTime;
 }
 
-/** Whether `pid` has an address space at all (a process that is exiting has let go of it). */
-function hasMemory(pid: number): boolean {
+/** /proc/PID/statm in pages: total size and resident; undefined when unreadable (gone). */
+export function statmPages(pid: number): { size: number; resident: number } | undefined {
   try {
-    return Number(readFileSync(`${memDir(pid)}/statm`, 'utf8').split(' ')[0]) > 0; // a live thread's when the leader has exited
+    const [size, resident] = readFileSync(`${memDir(pid)}/statm`, 'utf8').split(' ').map(Number); // a live thread's when the leader has exited
+    return { size, resident };
   } catch {
-    return false;
+    return undefined;
   }
 }
+
+/** Whether `pid` has an address space at all (a process that is exiting has let go of it). */
+const hasMemory = (pid: number) => (statmPages(pid)?.size ?? 0) > 0;
 
 export type ImageState = 'running' | 'exited' | 'exec';
 

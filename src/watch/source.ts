@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PAGE_SIZE } from '../kernel/info.js';
 import { freeze, thaw } from '../proc/freeze.js';
-import { ProcessImage, type ImageState } from '../proc/image.js';
+import { ProcessImage, statmPages, type ImageState } from '../proc/image.js';
 import { concatRuns } from '../ranges.js';
 import type { Backend, BackendName, RegionSelector, Runs, ScanResult } from '../types.js';
 
@@ -55,14 +54,8 @@ export function processFreezer(pid: number, active: boolean): Freezer {
   return { active, freeze: () => active && freeze(pid), thaw: () => active && thaw(pid) };
 }
 
-/** Resident bytes of pid from /proc/PID/statm (field 2, in pages), 0 when unreadable. */
-export function residentBytes(pid: number): number {
-  try {
-    return Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * PAGE_SIZE;
-  } catch {
-    return 0;
-  }
-}
+/** Resident bytes of pid, 0 when unreadable. */
+export const residentBytes = (pid: number) => (statmPages(pid)?.resident ?? 0) * PAGE_SIZE;
 
 /** The key of a single process's page set. */
 export const pidKey = (pid: number) => `pid:${pid}`;
