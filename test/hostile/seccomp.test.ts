@@ -5,10 +5,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openBackend } from '../../src/backends/select.js';
 import { native } from '../../src/native/binding.js';
 import { evaluateFilters, AUDIT_ARCH_X86_64 } from '../../src/proc/seccomp-bpf.js';
-import { tracerOf } from '../../src/proc/process.js';
+import { seccompOf, tracerOf } from '../../src/proc/process.js';
 import { SYS } from '../../src/backends/uffd-wp/inject.js';
 import { dirtytrack } from '../helpers/cli.js';
-import { exitAllHostile, expectUnharmed, pagesIn, spawnHostile, uffdInodes } from './helpers.js';
+import { exitAllHostile, expectUnharmed, pagesIn, sleep, spawnHostile, uffdInodes } from './helpers.js';
 
 afterEach(exitAllHostile);
 
@@ -36,6 +36,17 @@ describe('seccomp: refused before anything is injected', () => {
       expect(tracerOf(t.pid)).toBe(0);
     });
   }
+
+  it('seccomp strict mode: refused, exit 5, the target untouched', async () => {
+    const t = await spawnHostile('seccomp-target', ['--action', 'strict']);
+    for (let i = 0; i < 200 && seccompOf(t.pid).mode !== 1; i++) await sleep(5);
+    expect(seccompOf(t.pid).mode).toBe(1);
+    const r = await dirtytrack('scan', String(t.pid), '--backend', 'uffd-wp');
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain('seccomp strict mode');
+    await expectUnharmed(t);
+    expect(uffdInodes(t.pid)).toEqual([]);
+  });
 
   it('SECCOMP_RET_ERRNO: the call fails inside the target (exit 4, as a permission error) and it carries on', async () => {
     const t = await spawnHostile('seccomp-target', ['--action', 'errno']);

@@ -1,6 +1,6 @@
 /* seccomp-target --action A [--call userfaultfd|close] [--pages N]: installs a seccomp filter that
- * answers one system call with action A (allow: a filter that allows everything) and every other
- * call with ALLOW, then serves the lockstep protocol (write, check) plus `status`, which reports the
+ * answers one system call with action A (allow: a filter that allows everything; strict: seccomp
+ * strict mode, where only read, write, _exit and sigreturn are allowed) and every other call with ALLOW, then serves the lockstep protocol (write, check) plus `status`, which reports the
  * SIGSYS signals received (a TRAP handler counts them). The filter kills the process for any
  * architecture but x86-64, as sandboxes do. */
 #define _GNU_SOURCE
@@ -12,6 +12,8 @@
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -64,6 +66,17 @@ int main(int argc, char **argv) {
   hostile_init(argc, argv, "seccomp-target --action kill_process|kill_thread|trap|errno|trace|user_notif|log|allow [--call userfaultfd|close] [--pages N]", values, flags);
   const char *action = arg_value("--action");
   if (!action) die_usage("--action is required");
+  if (strcmp(action, "strict") == 0) {
+    /* stdio must not allocate or fstat later: give it its buffers now. */
+    static char inbuf[4096], outbuf[4096];
+    setvbuf(stdin, inbuf, _IOFBF, sizeof inbuf);
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    free(malloc(1 << 16)); /* the heap holds what getline and the replies need */
+    emit_ready_begin(); /* getpid: before strict mode. A driver waits for Seccomp: 1 in /proc/PID/status. */
+    out_end();
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0) < 0) die_errno("prctl(PR_SET_SECCOMP)");
+    command_loop(handle, NULL); /* its exit(0) is exit_group: strict mode kills the process then */
+  }
   const char *call = arg_value("--call") ? arg_value("--call") : "userfaultfd";
   uint32_t nr = strcmp(call, "close") == 0 ? __NR_close : strcmp(call, "userfaultfd") == 0 ? __NR_userfaultfd : (die_usage("unknown --call %s", call), 0);
   uint32_t ret = action_of(action);
