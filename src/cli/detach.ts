@@ -8,7 +8,7 @@ export async function detachCommand(args: string[]): Promise<void> {
   const { positionals } = parseCommandArgs(args, {});
   if (positionals.length > 1) throw usageError(`unexpected argument '${positionals[1]}'`);
   const pid = parsePid(positionals[0]);
-  const { detachUffd } = await import('../backends/uffd-wp/target-fd.js');
+  const { detachUffd, trackerUffds } = await import('../backends/uffd-wp/target-fd.js');
   const lock = lockTarget(pid); // a live watch's descriptor is not ours to remove
   let removed: boolean;
   try {
@@ -16,5 +16,10 @@ export async function detachCommand(args: string[]): Promise<void> {
   } finally {
     lock.release();
   }
-  process.stderr.write(removed ? `detached from ${pid}: userfaultfd unregistered and closed\n` : `nothing to detach: ${pid} holds no userfaultfd\n`);
+  const inherited = !removed && trackerUffds(pid).length > 0;
+  process.stderr.write(
+    removed ? `detached from ${pid}: userfaultfd unregistered and closed\n`
+    : inherited ? `nothing to detach: the userfaultfd ${pid} holds was inherited from its parent; it is the parent's tracking, left alone\n`
+    : `nothing to detach: ${pid} holds no userfaultfd\n`,
+  );
 }

@@ -69,7 +69,10 @@ describe('fork: a child is its own process', () => {
     expect(jsonPagesIn(p, JSON.parse(scan.stdout))).toEqual(childTruth);
     const watch = await dirtytrack('watch', String(child), '--backend', 'uffd-wp', '--max-rounds', '1', '--interval', '50ms', '--json');
     expect(watch.code).toBe(0);
-    expect((await dirtytrack('detach', String(child))).code).toBe(0);
+    expect(uffdInodes(child)).toEqual(parentUffd); // the watch closed the child's own at its end
+    const again = await dirtytrack('detach', String(child));
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/inherited from its parent; it is the parent's tracking, left alone/);
     expect(uffdInodes(child)).toEqual(parentUffd); // the inherited copy is left alone
 
     const parentScan = await dirtytrack('scan', String(p.pid), '--backend', 'uffd-wp', '--json');
