@@ -19,7 +19,10 @@
  * PTRACE_SECCOMP_GET_FILTER (needs CAP_SYS_ADMIN and a stopped tracee) into memory shared with the
  * parent, and detaches without touching a register. injectSyscall can be given the number of filters
  * that were checked: it then verifies, while the thread is stopped and before any register changes,
- * that no filter was added since (seccomp filters are only ever added). */
+ * that no filter was added since (seccomp filters are only ever added).
+ *
+ * Over 300 lines on purpose: the helper's attach, stop, step, restore and detach, and the parent that
+ * watches it, are one protocol whose every error path must be read together. */
 #define _GNU_SOURCE
 #include "functions.h"
 
