@@ -9,6 +9,7 @@ import { probeSoftDirty, softDirtyConfig, type Probe } from './kernel/features.j
 import { selectRegions, regionPages } from './scan-result.js';
 import { checkProcess, liveThread, readStatus, statusField } from './proc/process.js';
 import { seccompReport, type SeccompReport } from './proc/seccomp.js';
+import { lockHolder } from './proc/lock.js';
 import { nativeStatus } from './native/binding.js';
 
 /** Capability bit numbers (include/uapi/linux/capability.h). */
@@ -25,6 +26,8 @@ export interface ProcessAccess {
   clearRefsWritable: boolean;
   /** Pid of a tracer already attached (ptrace allows one), 0 when none. */
   tracerPid: number;
+  /** Pid of the dirtytrack that holds the process (another tracker is refused), absent when none. */
+  trackedBy?: number;
   /** Seccomp state and what it means for each backend (uffd-wp injects system calls). */
   seccomp?: SeccompReport;
   regions: number;
@@ -113,8 +116,10 @@ function processAccess(pid: number): ProcessAccess {
     problems.push(`/proc/${pid}/clear_refs is not writable`);
   }
   if (tracerPid !== 0) problems.push(`already traced by pid ${tracerPid}: uffd-wp cannot attach`);
+  const trackedBy = lockHolder(pid);
+  if (trackedBy !== undefined) problems.push(`already tracked by dirtytrack pid ${trackedBy}: another scan, clear, watch or detach is refused (exit 6)`);
   if (regions === 0 && mapsReadable) problems.push('no memory mappings (kernel thread or zombie)');
-  return { pid, comm, mapsReadable, pagemapReadable, pfnVisible, clearRefsWritable, tracerPid, seccomp, regions, problems };
+  return { pid, comm, mapsReadable, pagemapReadable, pfnVisible, clearRefsWritable, tracerPid, ...(trackedBy !== undefined ? { trackedBy } : {}), seccomp, regions, problems };
 }
 
 /** Whether the first present page found shows a non-zero PFN (needs CAP_SYS_ADMIN since Linux 4.2). */

@@ -116,3 +116,14 @@ export function lockTarget(pid: number): TargetLock {
   }
   return { pid, release: () => release() };
 }
+
+/** The pid of a live tracker holding `pid`, if any (doctor reports it). */
+export function lockHolder(pid: number): number | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(join(lockRoot(), holderName(pid, startTime(pid))));
+  } catch {
+    return undefined; // no lock directory: nobody holds it
+  }
+  return names.map(parseHolder).find((h) => h !== undefined && holderAlive(h))?.pid;
+}

@@ -26,6 +26,9 @@ describe('one tracker per process', () => {
         expect(r.stderr).toBe(`dirtytrack: ${target.pid} is already tracked by dirtytrack pid ${holder}: two trackers would reset each other's rounds; wait for it to end`);
         expect(r.stdout).toBe('');
       }
+      const doctor = await dirtytrack('doctor', String(target.pid), '--json');
+      expect(doctor.code).toBe(0);
+      expect(JSON.parse(doctor.stdout).process).toMatchObject({ trackedBy: holder });
       watch.kill('SIGTERM');
       const ended = await watch;
       expect(ended.exitCode).toBe(143);
@@ -33,6 +36,7 @@ describe('one tracker per process', () => {
       const lines = String(ended.stdout).trim().split('\n').map((l) => JSON.parse(l));
       expect(lines.at(-1)).toMatchObject({ done: true, reason: 'interrupted' });
       expect(lines.filter((l) => 'round' in l)).toHaveLength(lines.at(-1).rounds);
+      expect(JSON.parse((await dirtytrack('doctor', String(target.pid), '--json')).stdout).process.trackedBy).toBeUndefined();
       const after = await dirtytrack('scan', String(target.pid), '--json');
       expect(after.code, after.stderr).toBe(0);
       expect((await target.command('status')).running).toBe(true);
