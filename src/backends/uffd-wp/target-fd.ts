@@ -134,7 +134,13 @@ function processFailure(err: unknown, what: string, pid: number): DirtyTrackErro
 
 /** The lowest descriptor number free in `pid`: where its next descriptor lands. */
 function nextFreeFd(pid: number): number {
-  const used = new Set(readdirSync(`${memDir(pid)}/fd`).map(Number));
+  let names: string[];
+  try {
+    names = readdirSync(`${memDir(pid)}/fd`);
+  } catch (err) {
+    throw fromSystemError(err, `cannot list /proc/${pid}/fd`, pid, `${memDir(pid)}/fd`); // ENOENT: it exited meanwhile
+  }
+  const used = new Set(names.map(Number));
   let n = 0;
   while (used.has(n)) n++;
   return n;
