@@ -9,6 +9,7 @@ export const sharedOptionSpec = {
   timeout: { type: 'string', default: '1500' },
   env: { type: 'string', multiple: true, default: [] as string[] },
   'refresh-kernel': { type: 'boolean', default: false },
+  criu: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -17,7 +18,8 @@ export const sharedOptionsHelp = `  --collect PATH      copy PATH (relative to t
   --mem SIZE          guest memory, QEMU syntax (default 4G)
   --timeout SECONDS   stop the guest after this long (default 1500; exit code 124)
   --env NAME=VALUE    extra environment variable for the command; repeatable
-  --refresh-kernel    re-resolve and download the newest kernel package`;
+  --refresh-kernel    re-resolve and download the newest kernel package
+  --criu              add CRIU (Debian 12's package) and the kernel modules it needs`;
 
 /** Splits argv at the first `--`: lab options before it, the guest command after it. */
 export function splitAtDoubleDash(argv: string[]): { before: string[]; after: string[] | undefined } {

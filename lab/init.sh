@@ -23,6 +23,14 @@ mount -t tmpfs -o mode=1777 tmpfs /tmp
 ip link set lo up
 hostname dirtytrack-lab
 
+# Modules the host put in the image (--criu: lab/criu-assets.ts), in dependency order.
+modules=/lib/modules/$(uname -r)
+if [ -f "$modules/lab-modules.order" ]; then
+  while read -r ko; do
+    insmod "$modules/$ko" || echo "lab init: insmod $ko failed" >/dev/console
+  done <"$modules/lab-modules.order"
+fi
+
 give_up() {
   echo "lab init: $*" >/dev/console
   poweroff -f

@@ -8,6 +8,7 @@ import { CpioWriter } from './cpio.js';
 import { isElf } from './elf.js';
 import { LabError } from './errors.js';
 import { busyboxPath, findInPath } from './host-tools.js';
+import type { InitramfsExtra } from './criu-assets.js';
 
 /** Bump when the image layout changes, so cached images are rebuilt. */
 const LAYOUT_VERSION = 1;
@@ -27,13 +28,13 @@ interface ProjectEntry {
 }
 
 /** Every file, directory and symlink of the project except EXCLUDED (symlinks are not followed). */
-function walkProject(): ProjectEntry[] {
+function walkProject(root = projectRoot, excluded = EXCLUDED): ProjectEntry[] {
   const entries: ProjectEntry[] = [];
   const walk = (rel: string) => {
-    for (const dirent of fs.readdirSync(path.join(projectRoot, rel), { withFileTypes: true })) {
-      if (rel === '' && EXCLUDED.has(dirent.name)) continue;
+    for (const dirent of fs.readdirSync(path.join(root, rel), { withFileTypes: true })) {
+      if (rel === '' && excluded.has(dirent.name)) continue;
       const childRel = rel ? `${rel}/${dirent.name}` : dirent.name;
-      const stat = fs.lstatSync(path.join(projectRoot, childRel));
+      const stat = fs.lstatSync(path.join(root, childRel));
       if (!(stat.isFile() || stat.isDirectory() || stat.isSymbolicLink())) continue; // sockets, fifos
       entries.push({ rel: childRel, stat });
       if (stat.isDirectory()) walk(childRel);
@@ -48,7 +49,7 @@ function walkProject(): ProjectEntry[] {
  * ~200 MB would cost more than it saves. Host library dirs are included via their mtime,
  * which changes when apt replaces a library.
  */
-function cacheKey(nodePath: string, entries: ProjectEntry[]): string {
+function cacheKey(nodePath: string, entries: ProjectEntry[], extras: Array<{ guestDir: string; entries: ProjectEntry[] }>): string {
   const hash = crypto.createHash('sha256');
   hash.update(`v${LAYOUT_VERSION}\n`);
   hash.update(fs.readFileSync(initScript));
@@ -57,6 +58,9 @@ function cacheKey(nodePath: string, entries: ProjectEntry[]): string {
     hash.update(`${file} ${s.size} ${s.mtimeMs}\n`);
   }
   for (const { rel, stat } of entries) hash.update(`${rel} ${stat.mode} ${stat.size} ${stat.mtimeMs}\n`);
+  for (const extra of extras) {
+    for (const { rel, stat } of extra.entries) hash.update(`extra ${extra.guestDir}/${rel} ${stat.mode} ${stat.size} ${stat.mtimeMs}\n`);
+  }
   return hash.digest('hex').slice(0, 16);
 }
 
@@ -112,14 +116,15 @@ export interface Initramfs {
  * the project at /project. Uncompressed because the guest (TCG) unpacks it far faster
  * than it could gunzip it; see lab/README.md for the measurements.
  */
-export async function ensureInitramfs(log: (line: string) => void): Promise<Initramfs> {
+export async function ensureInitramfs(log: (line: string) => void, extraDirs: InitramfsExtra[] = []): Promise<Initramfs> {
   const started = performance.now();
   const hostNode = findInPath('node');
   if (!hostNode) throw new LabError('lab: node not found in PATH');
   const nodePath = fs.realpathSync(hostNode);
   const entries = walkProject();
+  const extras = extraDirs.map((e) => ({ ...e, entries: walkProject(e.hostDir, new Set()) }));
   const dir = path.join(labCacheDir, 'initramfs');
-  const file = path.join(dir, `${cacheKey(nodePath, entries)}.cpio`);
+  const file = path.join(dir, `${cacheKey(nodePath, entries, extras)}.cpio`);
   const elapsed = () => Math.round(performance.now() - started) / 1000;
   if (fs.existsSync(file)) {
     const now = new Date();
@@ -159,6 +164,16 @@ export async function ensureInitramfs(log: (line: string) => void): Promise<Init
       if (stat.isDirectory()) cpio.dir(guest, stat.mode & 0o7777);
       else if (stat.isSymbolicLink()) cpio.symlink(guest, fs.readlinkSync(abs));
       else cpio.file(guest, fs.readFileSync(abs), stat.mode, Math.floor(stat.mtimeMs / 1000));
+    }
+    // Extra trees (lab/criu-assets.ts: CRIU under /opt/criu, kernel modules) at their guest paths.
+    for (const extra of extras) {
+      for (const { rel, stat } of extra.entries) {
+        const abs = path.join(extra.hostDir, rel);
+        const guest = extra.guestDir ? `${extra.guestDir}/${rel}` : rel;
+        if (stat.isDirectory()) cpio.dir(guest, stat.mode & 0o7777);
+        else if (stat.isSymbolicLink()) cpio.symlink(guest, fs.readlinkSync(abs));
+        else cpio.file(guest, fs.readFileSync(abs), stat.mode);
+      }
     }
     cpio.close();
   } catch (error) {

@@ -47,7 +47,7 @@ function readCachedInfo(dir: string): KernelInfo | undefined {
  * untouched (the host may be bookworm while we need trixie's kernel). All state lives in
  * `<cache>/apt`; the host's apt.conf.d (proxies etc.) still applies.
  */
-function privateApt(spec: KernelSpec, dir: string) {
+export function privateApt(spec: KernelSpec, dir: string) {
   const aptDir = path.join(dir, 'apt');
   const sourcesList = path.join(aptDir, 'sources.list');
   const status = path.join(aptDir, 'state', 'status');

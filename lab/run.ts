@@ -8,6 +8,7 @@ import { runSession, EXIT_TIMEOUT, type SessionOutcome } from './guest-session.j
 import { ensureHostTools } from './host-tools.js';
 import { ensureInitramfs } from './initramfs.js';
 import { ensureKernel, kernelCacheDir } from './kernel-fetch.js';
+import { criuExtras } from './criu-assets.js';
 
 export { EXIT_TIMEOUT };
 /** Exit code when the lab itself fails (the command's own status passes through). */
@@ -24,6 +25,8 @@ export interface LabOptions {
   refreshKernel: boolean;
   /** Extra environment for the command (besides the passed-through host variables). */
   env: Record<string, string>;
+  /** CRIU at /usr/local/sbin/criu and the kernel modules it needs (lab/criu-assets.ts). */
+  criu?: boolean;
 }
 
 export interface LabResult {
@@ -137,7 +140,7 @@ export async function runLab(
   await ensureHostTools(io.log);
   const kernel = await ensureKernel(spec, { refresh: options.refreshKernel, log: io.log });
   buildProject(io.log);
-  const initramfs = await ensureInitramfs(io.log);
+  const initramfs = await ensureInitramfs(io.log, options.criu ? await criuExtras(spec, kernel, io.log) : []);
   if (initramfs.built) {
     io.log(`lab: initramfs built in ${initramfs.seconds.toFixed(1)} s (${Math.round(initramfs.bytes / 2 ** 20)} MiB)`);
   }

@@ -73,6 +73,7 @@ async function main(): Promise<number> {
     memory: parseMemory(values.mem),
     timeoutSeconds: parseTimeout(values.timeout),
     refreshKernel: values['refresh-kernel'],
+    criu: values.criu,
     env: parseEnv(values.env),
   };
 
