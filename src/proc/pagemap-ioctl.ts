@@ -146,7 +146,12 @@ export class PagemapScanner {
 
   /** Whether the mapping at `start` is registered for async uffd write-protection (one page looked at). */
   wpAllowed(start: bigint, end: bigint): boolean {
-    const { count } = this.call(start, end, { categoryMask: PAGE_IS.WPALLOWED, returnMask: PAGE_IS.WPALLOWED }, this.out, 1);
+    let count: number;
+    try {
+      ({ count } = this.call(start, end, { categoryMask: PAGE_IS.WPALLOWED, returnMask: PAGE_IS.WPALLOWED }, this.out, 1));
+    } catch (err) {
+      throw scanFailure(err, this.pid === 'self' ? process.pid : this.pid); // ESRCH: exited meanwhile
+    }
     return count > 0 && this.out[0] === start;
   }
 
