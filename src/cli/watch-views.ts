@@ -9,14 +9,12 @@ import { RegionTally, topRegions } from '../report/watch-regions.js';
 import type { WatchRound, WatchSummary } from '../watch/loop.js';
 import type { ScanResult } from '../types.js';
 import { parseCount, usageError } from './args.js';
+import { BAR_WIDTH } from '../report/watch-text.js';
 
 export const WATCH_VIEWS_USAGE = `
   --regions N      per round, the N mappings with most dirty pages; in the summary, which
                    mappings hold the working set and the hot set
   --heatmap FILE   write an address × time heatmap (SVG) of every round to FILE`;
-
-/** The width of the bar roundLine ends with, at the largest round so far. */
-const BAR_WIDTH = 24;
 
 export interface WatchViews {
   /** Record the round; returns its line with the top regions after the bar (padded to full width). */

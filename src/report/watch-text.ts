@@ -4,7 +4,7 @@ import type { WatchRound, WatchSummary } from '../watch/loop.js';
 
 const BARS = ' ▁▂▃▄▅▆▇█';
 /** Width of the bar after each round line, for the largest round so far. */
-const BAR_WIDTH = 24;
+export const BAR_WIDTH = 24;
 
 export function sparkline(values: number[]): string {
   const max = Math.max(...values, 1);
