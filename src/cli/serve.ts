@@ -21,7 +21,7 @@ serve options (endpoints /metrics and /healthz, read-only):
   --downtime D     stop-and-copy budget for the estimate (default 300ms)
   --backend B      auto (default), soft-dirty, pagemap-scan, uffd-wp
   --freeze / --no-freeze   as for watch
-  runs until SIGINT (exit 130) or SIGTERM (exit 143), then closes every target: nothing left armed`;
+  runs until SIGINT (exit 130), SIGTERM (143) or SIGHUP (129), then closes every target: nothing left armed`;
 
 /** "127.0.0.1:9464", "[::1]:9464", "localhost:0". */
 export function parseListen(value: string): { host: string; port: number } {

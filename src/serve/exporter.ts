@@ -75,8 +75,7 @@ export async function serve(o: ServeOptions): Promise<number> {
     let closeTimer: NodeJS.Timeout | undefined;
     const finish = (code: number) => {
       clearTimeout(closeTimer);
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const sig of signals) process.off(sig, onSignal);
       server.closeAllConnections();
       server.close(() => resolve(code));
     };
@@ -92,18 +91,18 @@ export async function serve(o: ServeOptions): Promise<number> {
         finish(1);
       }, CLOSE_TIMEOUT_MS);
     };
+    // A closed terminal (SIGHUP) must not leave targets armed either.
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
     function onSignal(sig: NodeJS.Signals) {
-      shutdown(SIGNAL_EXIT[sig as 'SIGINT' | 'SIGTERM'], sig);
+      shutdown(SIGNAL_EXIT[sig as (typeof signals)[number]], sig);
     }
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    for (const sig of signals) process.on(sig, onSignal);
 
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'round') {
         metrics.apply(m.reports);
         for (const r of m.reports) if (r.kind === 'error') log(`cannot track ${r.labels.pid}${r.labels.comm ? ` (${r.labels.comm})` : ''}: ${r.message}`);
-      }
-      else {
+      } else {
         for (const f of m.failures) log(`could not close ${f}`);
         if (m.failures.length) exitCode = 1;
       }

@@ -32,7 +32,7 @@ describe('dirtytrack serve', () => {
     }
   });
 
-  it('SIGINT closes every target, leaving nothing armed, and exits 130', async () => {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGHUP', 129]] as const) it(`${signal} closes every target, leaving nothing armed, and exits ${code}`, async () => {
     const t = await Target.spawn('rate-writer', ['--pages', '1024', '--rate', '1000']);
     targets.push(t);
     await t.command('start');
@@ -40,8 +40,8 @@ describe('dirtytrack serve', () => {
     const metrics = `http://127.0.0.1:${s.port}/metrics`;
     const line = await until('a first round', 20_000, async () => /^dirtytrack_rounds_total\{pid="\d+",comm="rate-writer",backend="([^"]+)".*\} [1-9]/m.exec(await (await fetch(metrics)).text())?.[1]);
     if (line === 'uffd-wp') expect(uffdInodes(t.pid)).toHaveLength(1);
-    expect(await stop(s.child, 'SIGINT', 60_000)).toBe(130);
-    expect(s.stderr()).toContain('SIGINT: closing every target');
+    expect(await stop(s.child, signal, 60_000)).toBe(code);
+    expect(s.stderr()).toContain(`${signal}: closing every target`);
     expect(uffdInodes(t.pid)).toEqual([]);
     expect((await t.command('status')).running).toBe(true);
   });
