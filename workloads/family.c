@@ -6,6 +6,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdio_ext.h>
@@ -19,10 +20,11 @@
 #define MAX_PROCS 64
 
 static const char *const VALUE_OPTS[] = {"--pages", "--count", "--shared-pages", "--shared-count", "--shared-writers",
-                                         "--children", "--seed", "--index", "--memfd", NULL};
+                                         "--children", "--seed", "--index", "--memfd", "--shared-file", NULL};
 static const char *const FLAG_OPTS[] = {NULL};
 static const char USAGE[] =
-    "family --pages N --count M --shared-pages S --shared-count C [--shared-writers W] [--children K] [--seed X]";
+    "family --pages N --count M --shared-pages S --shared-count C [--shared-writers W] [--children K] [--seed X]\n"
+    "       [--shared-file PATH]";
 
 static size_t count, shared_count, shared_writers;
 static uint64_t seed;
@@ -75,8 +77,10 @@ static void map_regions(size_t pages, size_t shared_pages) {
   if (!p) die_errno("mmap main");
   populate(region_add("main", p, pages, false));
   if (memfd < 0) {
-    memfd = memfd_create("family-shm", 0); /* inherited across fork and exec: one object for all */
-    if (memfd < 0) die_errno("memfd_create");
+    /* inherited across fork and exec: one object for all; a regular file with --shared-file */
+    const char *path = arg_value("--shared-file");
+    memfd = path ? open(path, O_RDWR | O_CREAT | O_TRUNC, 0600) : memfd_create("family-shm", 0);
+    if (memfd < 0) die_errno(path ? "open --shared-file" : "memfd_create");
     if (ftruncate(memfd, (off_t)(shared_pages * page_size)) != 0) die_errno("ftruncate");
   }
   uint8_t *s = mmap(NULL, shared_pages * page_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);

@@ -51,10 +51,13 @@ function keyed(truths: ProcTruth[], outsiders: Array<{ pid: number; truth: Set<n
 
 const isShared = (t: ProcTruth, page: number) => page >= t.regions.shm.startPage && page < t.regions.shm.startPage + t.regions.shm.pages;
 
-function memfdKey(pid: number): string {
-  const r = readMaps(pid).find((x) => x.path.startsWith('/memfd:family-shm'));
-  if (!r) throw new Error(`family ${pid}: no memfd mapping`);
-  return sharedKey(r)!;
+/** The shared object's key (memfd, or the file of --shared-file), from the root's mapping of `shm`. */
+function sharedObjectKey(family: Family): string {
+  const start = family.root.region('shm').start;
+  const r = readMaps(family.pid).find((x) => x.start === start);
+  const key = r && sharedKey(r);
+  if (!key) throw new Error(`family ${family.pid}: no shared mapping at 0x${start.toString(16)}`);
+  return key;
 }
 
 /**
@@ -69,7 +72,7 @@ export async function runGroup(o: GroupRunOptions): Promise<{ backend: string; p
   try {
     for (const [name, args] of o.outsiders ?? []) outsiders.push(await Target.spawn(name, args));
     o.place?.([...family.procs, ...outsiders.map((t) => t.pid)]);
-    const shmKey = memfdKey(family.pid);
+    const shmKey = sharedObjectKey(family);
     group = new GroupTracker(o.source(family.pid), { backend: o.backend });
     group.refresh(true);
     const phases: GroupPhase[] = [];

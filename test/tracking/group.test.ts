@@ -4,7 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { runGroup, type GroupPhase } from '../../experiments/lib/group-run.js';
 import { Family } from '../../experiments/lib/family.js';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { openGroup } from '../../src/targets/group.js';
 import { treeSource } from '../../src/targets/tree.js';
 import { workingBackends } from './backends.js';
@@ -48,6 +50,37 @@ for (const backend of workingBackends()) {
       expect(run.phases[3].processes).toHaveLength(3);
       expect(run.phases[4].processes.find((p) => p.acc.written >= 512)).toBeDefined(); // the exec'd image, populated anew
       expect(run.phases.every((p) => p.skipped === 0)).toBe(true);
+    });
+
+    it('a MAP_SHARED file written through two processes: its pages once in the total (soft-dirty); uffd-wp says it cannot see them', async () => {
+      const file = join(tmpdir(), `dirtytrack-family-${process.pid}-${backend}`);
+      try {
+        if (backend !== 'uffd-wp') {
+          const run = await runGroup({ backend, family: [...FAMILY, '--shared-file', file], phases: 3, source: treeSource });
+          for (const p of run.phases) expectExact(p);
+          expect(run.phases.reduce((a, p) => a + p.sharedTruthMerged, 0)).toBeGreaterThan(5);
+          return;
+        }
+        // uffd-wp registers no shared file mapping (its pages live in the page cache): skipped, with the reason.
+        const family = await Family.spawn([...FAMILY, '--shared-file', file]);
+        try {
+          const group = openGroup(treeSource(family.pid), backend, true);
+          try {
+            await family.write();
+            const start = family.root.region('shm').start;
+            for (const s of group.scan({ reset: true }).scans) {
+              expect(s.regions.some((r) => r.region.start === start)).toBe(false);
+              expect(s.skipped.find((x) => x.region.start === start)?.reason).toMatch(/shared file mapping/);
+            }
+          } finally {
+            group.close();
+          }
+        } finally {
+          await family.exit();
+        }
+      } finally {
+        rmSync(file, { force: true });
+      }
     });
 
     it('close() leaves nothing armed in any member', async () => {
