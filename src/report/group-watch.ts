@@ -1,14 +1,14 @@
 import type { GroupRound } from '../targets/group-source.js';
 import type { Member, MembershipChange } from '../targets/member.js';
 
-const changed = (c: MembershipChange) => c.born.length + c.gone.length + c.skipped.length > 0;
+const changed = (c: MembershipChange) => c.born.length + c.gone.length + c.exec.length + c.skipped.length > 0;
 
 /** What a group adds to each `watch --json` round: per-process rows, and membership when it changed. */
 export function groupRoundJson(g: GroupRound) {
   return {
     processes: g.processes.map((p) => ({ pid: p.pid, dirtyPages: p.dirtyPages, newPages: p.newPages })),
     sharedPagesMerged: g.group.sharedPagesMerged,
-    ...(changed(g.change) ? { membership: { born: g.change.born, gone: g.change.gone, skipped: g.change.skipped } } : {}),
+    ...(changed(g.change) ? { membership: { born: g.change.born, gone: g.change.gone, exec: g.change.exec, skipped: g.change.skipped } } : {}),
   };
 }
 
@@ -17,6 +17,7 @@ export function groupRoundNote(g: GroupRound): string {
   const parts = [`${g.processes.length} proc`];
   if (g.change.born.length) parts.push(`born ${g.change.born.join(',')}`);
   if (g.change.gone.length) parts.push(`gone ${g.change.gone.join(',')}`);
+  if (g.change.exec.length) parts.push(`exec ${g.change.exec.join(',')}`);
   if (g.change.skipped.length) parts.push(`skipped ${g.change.skipped.map((s) => s.pid).join(',')}`);
   return '  ' + parts.join(' · ');
 }

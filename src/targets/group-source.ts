@@ -65,6 +65,7 @@ export function groupSource(tracker: GroupTracker, select?: RegionSelector): Rou
       });
       const change = tracker.refresh(true);
       change.gone.unshift(...group.gone);
+      change.exec.push(...group.execed);
       const scan: RoundScan = { pageSize: PAGE_SIZE, dirtyPages: group.dirtyPages, sets: group.sets };
       return { scan, raw: { group, processes, change } };
     },

@@ -6,10 +6,12 @@
  * the reason. Nothing about one member aborts the group.
  */
 import { openBackend, type BackendChoice } from '../backends/select.js';
-import { DirtyTrackError } from '../errors.js';
+import { DirtyTrackError, fromSystemError } from '../errors.js';
+import { isNativeError, nativeFailure } from '../native/binding.js';
 import { aggregate, type GroupTotal } from './aggregate.js';
 import { isAlive, readStat, type ProcStat } from '../proc/process.js';
-import { untrackable, type Member, type MembershipChange, type MemberSource, type Skipped } from './member.js';
+import { ProcessImage } from '../proc/image.js';
+import { untrackable, type Member, type MemberImage, type MembershipChange, type MemberSource, type Skipped } from './member.js';
 import type { Backend, BackendName, ScanOptions, ScanResult } from '../types.js';
 
 export interface GroupScan extends GroupTotal {
@@ -17,6 +19,8 @@ export interface GroupScan extends GroupTotal {
   scans: ScanResult[];
   /** Members that exited since the last look (before or during this scan). */
   gone: number[];
+  /** Members that called execve since the last scan: tracked afresh in the new image. */
+  execed: number[];
   scanMs: number;
 }
 
@@ -26,20 +30,37 @@ export interface GroupOptions {
   open?: (pid: number, choice: BackendChoice) => Backend;
   stat?: (pid: number) => ProcStat | null;
   alive?: (pid: number) => boolean;
+  image?: (pid: number) => MemberImage;
+}
+
+/**
+ * A member's failure as a DirtyTrackError: failed system calls (native, or fs on /proc) are what a
+ * process that exits or execs under us produces; null for anything else (a bug, rethrown).
+ */
+function asTrackError(err: unknown, pid: number): DirtyTrackError | null {
+  if (err instanceof DirtyTrackError) return err;
+  if (isNativeError(err)) return nativeFailure(err, `process ${pid}`, pid);
+  const e = err as NodeJS.ErrnoException;
+  if (err instanceof Error && typeof e.code === 'string' && typeof e.syscall === 'string') return fromSystemError(err, `process ${pid}`, pid, e.path);
+  return null;
 }
 
 export class GroupTracker {
   private readonly byPid = new Map<number, Member>();
   private readonly all: Member[] = [];
   private round = 0;
+  /** Members restarted after an exec, not yet reported by a scan. */
+  private readonly execs: number[] = [];
   private readonly open: (pid: number, choice: BackendChoice) => Backend;
   private readonly stat: (pid: number) => ProcStat | null;
   private readonly alive: (pid: number) => boolean;
+  private readonly image: (pid: number) => MemberImage;
 
   constructor(readonly source: MemberSource, private readonly opts: GroupOptions = {}) {
     this.open = opts.open ?? openBackend;
     this.stat = opts.stat ?? readStat;
     this.alive = opts.alive ?? isAlive;
+    this.image = opts.image ?? ((pid) => new ProcessImage(pid));
   }
 
   private untrackable(s: ProcStat): string | null {
@@ -69,7 +90,7 @@ export class GroupTracker {
    * from now on), mark members no longer listed, or exited, gone.
    */
   refresh(clear: boolean): MembershipChange {
-    const change: MembershipChange = { born: [], gone: [], skipped: [] };
+    const change: MembershipChange = { born: [], gone: [], exec: [], skipped: [] };
     const listed = new Set(this.source.pids());
     for (const m of this.tracked()) {
       const s = this.stat(m.pid);
@@ -114,10 +135,12 @@ export class GroupTracker {
     } else {
       try {
         m.backend = this.open(s.pid, this.opts.backend ?? 'auto');
+        m.image = this.image(s.pid);
         if (clear) m.backend.clear();
-      } catch (err) {
+      } catch (thrown) {
         this.closeQuietly(m);
-        if (!(err instanceof DirtyTrackError)) throw err;
+        const err = asTrackError(thrown, s.pid);
+        if (!err) throw thrown;
         const now = this.stat(s.pid);
         if (!now || now.startTime !== s.startTime) return null; // exited while being opened
         m.state = 'skipped';
@@ -142,17 +165,39 @@ export class GroupTracker {
     const t0 = process.hrtime.bigint();
     const scans: ScanResult[] = [];
     const gone: number[] = [];
+    const execs = this.execs.length;
     for (const m of this.tracked()) {
+      // Its image replaced since the last look: tracked afresh, so this scan reports what the new program populated.
+      if (m.image?.state() === 'exec' && !this.restart(m)) {
+        if (m.state === 'gone') gone.push(m.pid);
+        continue;
+      }
       const r = this.attempt(m, (b) => b.scan(opts), gone);
       if (r) scans.push(r);
     }
-    return { ...aggregate(scans), scans, gone, scanMs: Number(process.hrtime.bigint() - t0) / 1e6 };
+    const execed = this.execs.splice(execs);
+    return { ...aggregate(scans), scans, gone, execed, scanMs: Number(process.hrtime.bigint() - t0) / 1e6 };
+  }
+
+  /** A fresh backend and image for a member that exec'd; false (and the member gone or skipped) when it cannot be had. */
+  private restart(m: Member): boolean {
+    this.closeQuietly(m);
+    try {
+      m.backend = this.open(m.pid, this.opts.backend ?? 'auto');
+      m.image = this.image(m.pid);
+    } catch (err) {
+      if (!this.noteFailure(m, err, false)) throw err;
+      return false;
+    }
+    m.execs = (m.execs ?? 0) + 1;
+    this.execs.push(m.pid);
+    return true;
   }
 
   /**
-   * Run `op` on a member's backend. After execve the backend's address space is gone (uffd-wp's
-   * descriptor belonged to the old mm): tracking restarts in the new one and `op` runs again there,
-   * so a scan reports everything the new program populated. Exited → gone (pushed to `gone`).
+   * Run `op` on a member's backend. An execve between the image check and `op` shows as ESRCH from a
+   * live process (uffd-wp's descriptor belonged to the old mm): tracking restarts in the new image and
+   * `op` runs again there. Exited → gone (pushed to `gone`).
    */
   private attempt<T>(m: Member, op: (b: Backend) => T, gone: number[]): T | undefined {
     try {
@@ -162,9 +207,7 @@ export class GroupTracker {
     }
     if (m.state === 'tracked') {
       try {
-        const again = op(m.backend!);
-        m.execs = (m.execs ?? 0) + 1;
-        return again;
+        return op(m.backend!);
       } catch (err) {
         if (!this.noteFailure(m, err, false)) throw err;
       }
@@ -179,23 +222,20 @@ export class GroupTracker {
    * under us, e.g. a new seccomp filter) → skipped with the reason. False for an unexpected error
    * (a bug: the caller rethrows it).
    */
-  private noteFailure(m: Member, err: unknown, retry = true): boolean {
-    if (!(err instanceof DirtyTrackError)) return false;
+  private noteFailure(m: Member, thrown: unknown, retry = true): boolean {
+    const err = asTrackError(thrown, m.pid);
+    if (!err) return false;
     const s = this.stat(m.pid);
     const alive = s !== null && s.startTime === m.startTime && this.untrackable(s) === null;
     if (!alive) {
       this.markGone(m, 'exited');
       return true;
     }
-    this.closeQuietly(m);
     if (err.code === 'ESRCH' && retry) {
-      try {
-        m.backend = this.open(m.pid, this.opts.backend ?? 'auto');
-        return true;
-      } catch (again) {
-        return this.noteFailure(m, again, false);
-      }
+      this.restart(m);
+      return true;
     }
+    this.closeQuietly(m);
     m.state = 'skipped';
     m.reason = err.message;
     m.code = err.code;
@@ -210,6 +250,8 @@ export class GroupTracker {
   }
 
   private closeQuietly(m: Member): void {
+    m.image?.close();
+    m.image = undefined;
     try {
       m.backend?.close();
     } catch {

@@ -33,6 +33,13 @@ export interface Member {
   /** Times it was seen to call execve (tracking restarted in the new address space). */
   execs?: number;
   backend?: Backend;
+  /** The address space tracked (proc/image.ts): says when the process exec'd. */
+  image?: MemberImage;
+}
+
+export interface MemberImage {
+  state(): 'running' | 'exited' | 'exec';
+  close(): void;
 }
 
 export interface Skipped {
@@ -43,6 +50,8 @@ export interface Skipped {
 export interface MembershipChange {
   born: number[];
   gone: number[];
+  /** Called execve: tracked afresh in the new image. */
+  exec: number[];
   skipped: Skipped[];
 }
 

@@ -40,7 +40,7 @@ function fakeGroup(plan: Plan, alive: () => number[]) {
     release: () => {},
   });
   const source: MemberSource = { label: 'fake', pids: alive };
-  const tracker = new GroupTracker(source, { stat, open });
+  const tracker = new GroupTracker(source, { stat, open, image: () => ({ state: () => 'running', close: () => {} }) });
   tracker.refresh(true);
   return tracker;
 }

@@ -21,6 +21,12 @@ class FakeSystem {
   }
 
   stat = (pid: number) => this.procs.get(pid) ?? null;
+  /** pids whose image was replaced (execve) since their backend was opened */
+  execed = new Set<number>();
+  image = (pid: number) => {
+    this.execed.delete(pid);
+    return { state: () => (this.execed.has(pid) ? 'exec' as const : this.procs.has(pid) ? 'running' as const : 'exited' as const), close: () => {} };
+  };
 
   open = (pid: number): Backend => {
     const refused = this.refuse.get(pid);
@@ -48,7 +54,7 @@ class FakeSystem {
 
 function setup(source: (sys: FakeSystem) => MemberSource) {
   const sys = new FakeSystem();
-  const group = new GroupTracker(source(sys), { stat: sys.stat, open: sys.open, alive: (pid) => sys.procs.get(pid)?.state !== 'Z' });
+  const group = new GroupTracker(source(sys), { stat: sys.stat, open: sys.open, alive: (pid) => sys.procs.get(pid)?.state !== 'Z', image: sys.image });
   return { sys, group };
 }
 
@@ -59,10 +65,10 @@ describe('GroupTracker', () => {
     const { sys, group } = setup(listed);
     sys.add(10);
     sys.add(11);
-    expect(group.refresh(true)).toEqual({ born: [10, 11], gone: [], skipped: [] });
+    expect(group.refresh(true)).toEqual({ born: [10, 11], gone: [], exec: [], skipped: [] });
     sys.add(12);
     sys.procs.delete(11);
-    expect(group.refresh(true)).toEqual({ born: [12], gone: [11], skipped: [] });
+    expect(group.refresh(true)).toEqual({ born: [12], gone: [11], exec: [], skipped: [] });
     expect(sys.events).toEqual(['open 10', 'clear 10', 'open 11', 'clear 11', 'close 11', 'open 12', 'clear 12']);
     expect(group.members().map((m) => [m.pid, m.state, m.since, m.goneAt])).toEqual([[10, 'tracked', 0, undefined], [11, 'gone', 0, 1], [12, 'tracked', 1, undefined]]);
     expect(group.scan().scans.map((s) => s.pid)).toEqual([10, 12]);
@@ -95,7 +101,7 @@ describe('GroupTracker', () => {
       [2, 'kernel thread'], [20, 'zombie'], [process.pid, 'dirtytrack itself'], [22, 'userfaultfd() failed inside 22'],
     ]);
     expect(group.skipped()).toHaveLength(4);
-    expect(group.refresh(true)).toEqual({ born: [], gone: [], skipped: [] }); // reported once, not retried
+    expect(group.refresh(true)).toEqual({ born: [], gone: [], exec: [], skipped: [] }); // reported once, not retried
   });
 
   it('a reused pid is a new member of a tree or cgroup, never of a pid list', () => {
@@ -104,15 +110,15 @@ describe('GroupTracker', () => {
     tree.group.refresh(true);
     tree.sys.procs.delete(30);
     tree.sys.add(30); // same pid, later start time
-    expect(tree.group.refresh(true)).toEqual({ born: [30], gone: [30], skipped: [] });
+    expect(tree.group.refresh(true)).toEqual({ born: [30], gone: [30], exec: [], skipped: [] });
 
     const list = setup(() => pidList([30, 31]));
     list.sys.add(30);
-    expect(list.group.refresh(true)).toEqual({ born: [30], gone: [], skipped: [{ pid: 31, reason: 'no such process' }] });
+    expect(list.group.refresh(true)).toEqual({ born: [30], gone: [], exec: [], skipped: [{ pid: 31, reason: 'no such process' }] });
     list.sys.procs.delete(30);
     list.sys.add(30);
     list.sys.add(31);
-    expect(list.group.refresh(true)).toEqual({ born: [], gone: [30], skipped: [] });
+    expect(list.group.refresh(true)).toEqual({ born: [], gone: [30], exec: [], skipped: [] });
     expect(list.group.tracked()).toEqual([]);
   });
 
@@ -126,6 +132,19 @@ describe('GroupTracker', () => {
     expect(scan.gone).toEqual([]);
     expect(group.members()[0]).toMatchObject({ state: 'tracked', execs: 1 });
     expect(sys.events).toEqual(['open 40', 'clear 40', 'close 40', 'open 40']);
+  });
+
+  it('an exec seen through the image (no error from the backend, as with soft-dirty) restarts tracking before the scan', () => {
+    const { sys, group } = setup(listed);
+    sys.add(45);
+    group.refresh(true);
+    sys.execed.add(45);
+    const scan = group.scan({ reset: true });
+    expect(scan.execed).toEqual([45]);
+    expect(scan.scans.map((s) => s.pid)).toEqual([45]);
+    expect(sys.events).toEqual(['open 45', 'clear 45', 'close 45', 'open 45']);
+    expect(group.scan({ reset: true }).execed).toEqual([]);
+    expect(group.members()[0].execs).toBe(1);
   });
 
   it('another failure of a live member skips it with the reason; an unexpected error is rethrown', () => {
