@@ -149,7 +149,7 @@ export class UffdWpBackend implements Backend {
     const binding = requireNative('uffd-wp');
     const { candidates } = this.candidates(readMaps(this.pid));
     for (const c of candidates) {
-      if (!c.mayRegister && !this.wpAllowed(c.region)) continue;
+      if (!c.mayRegister && !this.scanner.wpAllowed(c.region.start, c.region.end)) continue;
       const len = c.region.end - c.region.start;
       try {
         binding.uffdWriteprotect(this.fd, c.region.start, len, true);
@@ -165,15 +165,6 @@ export class UffdWpBackend implements Backend {
           // changed again meanwhile: the next scan registers it and reports it whole
         }
       }
-    }
-  }
-
-  /** Whether a region is registered here already; a process gone (exit, exec) is ESRCH, as everywhere else. */
-  private wpAllowed(r: MapsRegion): boolean {
-    try {
-      return this.scanner.wpAllowed(r.start, r.end);
-    } catch (err) {
-      throw scanFailure(err, this.pid);
     }
   }
 
