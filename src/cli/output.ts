@@ -52,6 +52,36 @@ export function print(s: string): void {
 }
 
 /**
+ * Refuse an output file before anything is watched: a directory, a missing directory or '' (exit 2), a
+ * file or directory this user may not write (exit 4). Touches nothing: an existing file keeps its content.
+ */
+export function checkOutputPath(path: string, option: string): void {
+  if (path === '') throw usageError(`invalid ${option} '': expected a file name`);
+  const refused = (err: unknown): DirtyTrackError => {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      return permissionDenied('EACCES', `cannot write ${option} ${path} (${code})`, 'choose a file you may write', { path, cause: err });
+    }
+    if (code === 'ENOENT' || code === 'ENOTDIR') return usageError(`invalid ${option} '${path}': no directory ${dirname(path)}`);
+    return usageError(`invalid ${option} '${path}': ${code ?? String(err)}`);
+  };
+  let existing: Stats | undefined;
+  try {
+    existing = statSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw refused(err);
+  }
+  if (existing?.isDirectory()) throw usageError(`invalid ${option} '${path}': is a directory`);
+  try {
+    if (existing) closeSync(openSync(path, constants.O_WRONLY)); // writable, and not truncated
+    else if (!statSync(dirname(path)).isDirectory()) throw Object.assign(new Error(), { code: 'ENOTDIR' });
+    else accessSync(dirname(path), constants.W_OK);
+  } catch (err) {
+    throw refused(err);
+  }
+}
+
+/**
  * The file of --out. Checked before the target is touched (a bad path is exit 2, an unwritable one 4);
  * an existing file is emptied only by the first write, once the target is confirmed.
  */
@@ -60,30 +90,7 @@ export class OutFile {
   failure: OutputFailure | undefined;
 
   constructor(readonly path: string) {
-    if (path === '') throw usageError("invalid --out '': expected a file name");
-    let existing: Stats | undefined;
-    try {
-      existing = statSync(path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw this.refused(err);
-    }
-    if (existing?.isDirectory()) throw usageError(`invalid --out '${path}': is a directory`);
-    try {
-      if (existing) closeSync(openSync(path, constants.O_WRONLY)); // writable, and not truncated
-      else if (!statSync(dirname(path)).isDirectory()) throw Object.assign(new Error(), { code: 'ENOTDIR' });
-      else accessSync(dirname(path), constants.W_OK);
-    } catch (err) {
-      throw this.refused(err);
-    }
-  }
-
-  private refused(err: unknown): DirtyTrackError {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-      return permissionDenied('EACCES', `cannot write --out ${this.path} (${code})`, 'choose a file you may write', { path: this.path, cause: err });
-    }
-    if (code === 'ENOENT' || code === 'ENOTDIR') return usageError(`invalid --out '${this.path}': no directory ${dirname(this.path)}`);
-    return usageError(`invalid --out '${this.path}': ${code ?? String(err)}`);
+    checkOutputPath(path, '--out');
   }
 
   /** Append a line (the first creates or empties the file); false, with `failure` set, once a write failed. */

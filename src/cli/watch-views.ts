@@ -2,14 +2,14 @@
  * The optional views of `watch`: --regions N (the N mappings with most dirty pages beside each round's
  * bar, and which hold the working and hot sets in the summary) and --heatmap FILE (address × time SVG).
  */
-import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { HeatmapRecorder } from '../report/heatmap.js';
 import { RegionTally, topRegions } from '../report/watch-regions.js';
 import type { WatchRound, WatchSummary } from '../watch/loop.js';
 import type { ScanResult } from '../types.js';
-import { parseCount, usageError } from './args.js';
+import { parseCount } from './args.js';
 import { BAR_WIDTH } from '../report/watch-text.js';
+import { checkOutputPath } from './output.js';
 
 export const WATCH_VIEWS_USAGE = `
   --regions N      per round, the N mappings with most dirty pages; in the summary, which
@@ -24,28 +24,10 @@ export interface WatchViews {
   finish(s: WatchSummary, target?: string): string | undefined;
 }
 
-/** Fail before the watch, not after it, and without leaving an empty file behind. */
-function checkWritable(file: string): void {
-  try {
-    let st;
-    try {
-      st = statSync(file);
-    } catch {
-      st = undefined;
-    }
-    if (st?.isDirectory()) throw Object.assign(new Error(), { code: 'EISDIR' });
-    if (st) accessSync(file, constants.W_OK);
-    else if (!statSync(dirname(file)).isDirectory()) throw Object.assign(new Error(), { code: 'ENOTDIR' });
-    else accessSync(dirname(file), constants.W_OK);
-  } catch (err) {
-    throw usageError(`cannot write --heatmap ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
-  }
-}
-
 export function watchViews(values: { regions?: string; heatmap?: string }, stable: number): WatchViews {
   const n = values.regions === undefined ? 0 : parseCount(values.regions, '--regions');
   const file = values.heatmap;
-  if (file !== undefined) checkWritable(file);
+  if (file !== undefined) checkOutputPath(file, '--heatmap'); // fail before the watch, leaving no empty file
   const tally = n > 0 ? new RegionTally(stable + 1) : undefined;
   const heat = file !== undefined ? new HeatmapRecorder() : undefined;
   return {
