@@ -83,6 +83,21 @@ describe('uffd-wp backend', () => {
     expect(inRegion(t, b.scan()).size).toBe(0);
   });
 
+  it('without reset too, pages MADV_DONTNEED discarded after being written are left out (the populated view)', async () => {
+    const t = await spawnTarget('scenario', ['--pages', '64', '--populate']);
+    const region = t.region('main');
+    const b = attach(t.pid);
+    b.clear();
+    expect(inRegion(t, b.scan()).size).toBe(0);
+    const truth = await t.write('write 1,5,9,30,33,40,41,63');
+    await t.command('dontneed 0 32'); // discards 1, 5, 9 and 30: holes that the kernel reads as written
+    const expected = new Set([...truth].filter((p) => p >= region.startPage + 32));
+    expect(expected.size).toBe(4);
+    for (let i = 0; i < 2; i++) expect(inRegion(t, b.scan())).toEqual(expected);
+    expect(inRegion(t, b.scan({ includeUnpopulated: true })).size).toBeGreaterThan(expected.size); // the holes are there
+    expect(inRegion(t, b.scan({ reset: true }))).toEqual(expected); // the populated walk, as before
+  });
+
   it('range limits the scan to the regions it overlaps, clipped', async () => {
     const t = await spawnTarget('stride-writer', ['--pages', '256', '--stride', '1']);
     const b = attach(t.pid);
