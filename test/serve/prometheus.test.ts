@@ -1,5 +1,6 @@
 // `dirtytrack serve` scraped by a real Prometheus: the rate Prometheus stores for a rate-writer matches the
 // writer's own log, targets come (--match) and go (exit, grace, series removed), SIGTERM leaves nothing armed.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
@@ -53,6 +54,18 @@ describe('dirtytrack serve under a real Prometheus', () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/metrics`, { method: 'POST' })).status).toBe(405);
     expect((await fetch(`${base}/targets`)).status).toBe(404);
+  });
+
+  it("dirtytrack's metrics pass promtool's lint of names, units and types", async () => {
+    const text = await until('a first round in /metrics', 20_000, async () => {
+      const t = await (await fetch(`http://127.0.0.1:${serve!.port}/metrics`)).text();
+      return /^dirtytrack_precopy_downtime_seconds\{/m.test(t) ? t : undefined;
+    });
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30_000 });
+    expect(lint.error).toBeUndefined();
+    // prom-client's own nodejs_* gauges named *_total are its business; ours must be clean.
+    const ours = (lint.stdout + lint.stderr).split('\n').filter((l) => l.startsWith('dirtytrack_'));
+    expect(ours).toEqual([]);
   });
 
   it("the writer's dirty rate in Prometheus is its own truth within 10 %", async () => {
