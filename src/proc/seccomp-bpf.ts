@@ -54,6 +54,9 @@ function dataWord(d: SeccompData, k: number): number {
   return Number(BigInt.asUintN(32, (k & 4) === 0 ? v : v >> 32n));
 }
 
+/** A filter this interpreter cannot run (the kernel would not have loaded it): never trusted. */
+const bpfError = (message: string) => new DirtyTrackError('EIO', `seccomp filter: ${message}`);
+
 /** Bytes of one instruction: u16 code, u8 jt, u8 jf, u32 k. */
 const INSN = 8;
 

@@ -55,7 +55,12 @@ export function seccompVerdict(pid: number, tid: number, call: InjectedCall, sys
   } catch (err) {
     throw unreadable(pid, err);
   }
-  const r = evaluateFilters(progs, { nr: call.nr, arch: AUDIT_ARCH_X86_64, ip: syscallAt + 2n, args: [...call.args, 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6) });
+  let r: ReturnType<typeof evaluateFilters>;
+  try {
+    r = evaluateFilters(progs, { nr: call.nr, arch: AUDIT_ARCH_X86_64, ip: syscallAt + 2n, args: [...call.args, 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6) });
+  } catch (err) {
+    throw refuse(pid, `${pid} runs under a seccomp filter dirtytrack cannot evaluate (${(err as Error).message})`, err);
+  }
   return { mode, filters: progs.length, action: r.action, errno: r.action === 'ERRNO' ? r.data : undefined };
 }
 

@@ -7,6 +7,7 @@ import { native } from '../../src/native/binding.js';
 import { evaluateFilters, AUDIT_ARCH_X86_64 } from '../../src/proc/seccomp-bpf.js';
 import { seccompOf, tracerOf } from '../../src/proc/process.js';
 import { SYS } from '../../src/backends/uffd-wp/inject.js';
+import { requireInjectable } from '../../src/proc/seccomp.js';
 import { dirtytrack } from '../helpers/cli.js';
 import { exitAllHostile, expectUnharmed, pagesIn, sleep, spawnHostile, uffdInodes } from './helpers.js';
 
@@ -76,6 +77,17 @@ describe('seccomp: refused before anything is injected', () => {
     expect(String(r.stderr)).toMatch(/seccomp filters that cannot be read \(reading them needs CAP_SYS_ADMIN\)/);
     await expectUnharmed(t);
     expect(uffdInodes(t.pid)).toEqual([]);
+  });
+});
+
+describe('seccomp: filters that cannot be evaluated', () => {
+  it('a program the interpreter cannot run is never trusted: refused (ENOTSUP), nothing injected', async () => {
+    const t = await spawnHostile('seccomp-target', ['--action', 'allow']);
+    const noReturn = () => [new Uint8Array(8)]; // one LD IMM, then the end: no verdict
+    const call = { name: 'userfaultfd', nr: SYS.userfaultfd, args: [UFFD_FLAGS] };
+    expect(() => requireInjectable(t.pid, t.pid, call, 0n, true, noReturn)).toThrow(expect.objectContaining({ code: 'ENOTSUP', message: expect.stringMatching(/cannot evaluate/) }));
+    expect(uffdInodes(t.pid)).toEqual([]);
+    await expectUnharmed(t);
   });
 });
 
