@@ -1,8 +1,8 @@
 // Shared by the hostile-target tests: spawn workloads/hostile/ targets and check them afterwards.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { expect } from 'vitest';
-import { Target, WORKLOAD_DIR } from '../../experiments/lib/target.js';
+import { Target, WORKLOAD_BIN, WORKLOAD_DIR } from '../../experiments/lib/target.js';
 import { isAlive, memDir, tracerOf } from '../../src/proc/process.js';
 import { PAGE_SIZE } from '../../src/kernel/info.js';
 import type { ScanResult } from '../../src/types.js';
@@ -14,7 +14,8 @@ const live: Target[] = [];
 
 /** Spawn workloads/bin/hostile-NAME (built if needed); exitAllHostile() cleans up. */
 export async function spawnHostile(name: string, args: string[] = []): Promise<Target> {
-  if (!built) execFileSync('make', ['-s', '-C', WORKLOAD_DIR], { stdio: 'inherit' });
+  // make only when needed: the lab guests have the binaries but no compiler
+  if (!built && !existsSync(`${WORKLOAD_BIN}hostile-${name}`)) execFileSync('make', ['-s', '-C', WORKLOAD_DIR], { stdio: 'inherit' });
   built = true;
   const t = await Target.spawn(`hostile-${name}`, args);
   live.push(t);
