@@ -43,22 +43,23 @@ export interface TargetUffd {
 
 /** Every userfaultfd in `pid` with exactly this tracker's features, own or inherited. */
 export function trackerUffds(pid: number): TargetUffd[] {
+  const dir = memDir(pid);
   let names: string[];
   try {
-    names = readdirSync(`${memDir(pid)}/fd`);
+    names = readdirSync(`${dir}/fd`);
   } catch (err) {
-    throw fromSystemError(err, `cannot list /proc/${pid}/fd`, pid, `${memDir(pid)}/fd`);
+    throw fromSystemError(err, `cannot list /proc/${pid}/fd`, pid, `/proc/${pid}/fd`);
   }
   const started = startedAtMs(pid);
   const found: TargetUffd[] = [];
   for (const name of names) {
     try {
-      if (readlinkSync(`${memDir(pid)}/fd/${name}`) !== UFFD_LINK) continue;
-      const info = readFileSync(`${memDir(pid)}/fdinfo/${name}`, 'utf8');
+      if (readlinkSync(`${dir}/fd/${name}`) !== UFFD_LINK) continue;
+      const info = readFileSync(`${dir}/fdinfo/${name}`, 'utf8');
       // API:\t<api>:<features>:<ioctls>, all hex (fs/userfaultfd.c, userfaultfd_show_fdinfo)
       const m = /^API:\s*[0-9a-f]+:([0-9a-f]+):/m.exec(info);
       if (!m || (BigInt('0x' + m[1]) & ~UFFD_FEATURE_INITIALIZED) !== TRACKER_FEATURES) continue;
-      const st = statSync(`${memDir(pid)}/fd/${name}`);
+      const st = statSync(`${dir}/fd/${name}`);
       const own = started !== undefined && started <= st.ctimeMs + CLOCK_SLACK_MS && !heldByAncestor(pid, st.ino);
       found.push({ fd: Number(name), ino: st.ino, createdMs: st.ctimeMs, own });
     } catch {
@@ -87,15 +88,16 @@ export function findTrackerUffds(pid: number): TargetUffd[] {
 /** Inode numbers of every userfaultfd of `pid`. */
 function uffdInodes(pid: number): Set<number> {
   const inos = new Set<number>();
+  const dir = `${memDir(pid)}/fd`;
   let names: string[];
   try {
-    names = readdirSync(`${memDir(pid)}/fd`);
+    names = readdirSync(dir);
   } catch {
     return inos; // gone, or not ours to read
   }
   for (const name of names) {
     try {
-      if (readlinkSync(`${memDir(pid)}/fd/${name}`) === UFFD_LINK) inos.add(statSync(`${memDir(pid)}/fd/${name}`).ino);
+      if (readlinkSync(`${dir}/${name}`) === UFFD_LINK) inos.add(statSync(`${dir}/${name}`).ino);
     } catch {
       // closed meanwhile
     }
