@@ -149,7 +149,7 @@ export class UffdWpBackend implements Backend {
     const binding = requireNative('uffd-wp');
     const { candidates } = this.candidates(readMaps(this.pid));
     for (const c of candidates) {
-      if (!c.mayRegister && !this.registered(c.region)) continue;
+      if (!c.mayRegister && !this.scanner.wpAllowed(c.region.start, c.region.end)) continue;
       const len = c.region.end - c.region.start;
       try {
         binding.uffdWriteprotect(this.fd, c.region.start, len, true);
@@ -208,15 +208,6 @@ export class UffdWpBackend implements Backend {
     } catch (err) {
       if (!(err instanceof ScanAborted) || err.cause.code !== 'EPERM') throw scanFailure(err, this.pid);
       return { ...merged(walked.runs, err.partial.runs), reason: 'remapped while being scanned (reported at the next scan)' };
-    }
-  }
-
-  /** Whether a mapping is registered for async write-protection (PAGE_IS_WPALLOWED). */
-  private registered(r: MapsRegion): boolean {
-    try {
-      return this.scanner.wpAllowed(r.start, r.end);
-    } catch (err) {
-      throw scanFailure(err, this.pid); // ESRCH: exited during the clear
     }
   }
 
