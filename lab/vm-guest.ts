@@ -27,12 +27,16 @@ export interface VmGuestOptions {
   memory: string;
   log?: (line: string) => void;
   bootTimeoutSeconds?: number;
+  /** TCG threading: the lab boots with one host thread per vCPU (multi); `single` runs all vCPUs on one. */
+  tcg?: 'multi' | 'single';
 }
 
 export interface QemuInstance {
   pid: number;
   qmp: QmpClient;
   child: ChildProcess;
+  /** The guest's kernel console (ttyS0) as QEMU writes it. */
+  consoleLog: string;
   /** QEMU's stderr so far (crash messages). */
   stderr(): string;
   /** Resolves when QEMU has exited. */
@@ -73,6 +77,7 @@ function spawnQemu(args: string[], dir: string, name: string, extra: string[]): 
   const inst = {
     pid: child.pid!,
     child,
+    consoleLog: /^file:(.*)$/.exec(args.find((a) => a.startsWith('file:')) ?? '')?.[1] ?? '',
     channel: child.stdout!,
     qmp: undefined as unknown as QmpClient,
     stderr: () => stderr,
@@ -105,6 +110,8 @@ async function prepare(o: VmGuestOptions, dir: string, nonce: string): Promise<P
     append: `dtlab=${Buffer.from(script).toString('base64')}`,
     consoleLog: path.join(dir, 'console.log'),
   });
+  const accel = args.indexOf('tcg,thread=multi');
+  if (o.tcg === 'single' && accel >= 0) args[accel] = 'tcg,thread=single';
   return { args, release: kernel.release, dir };
 }
 
