@@ -44,7 +44,7 @@ export interface CaseResult {
   naive: PrecopyEstimate;
   actual: Omit<MigrationOutcome, 'samples'> & { samples: number; achievedMBs?: number };
   /** The guest after a completed migration: its first oops on the destination's console, with the guest
-   *  uptime when the migration started (QEMU 7.2 under multi-threaded TCG corrupted migrated guests here). */
+   *  uptime when the migration started (QEMU 7.2 under TCG corrupted migrated guests here). */
   guestAfter?: { migrateStartUptime: number; oops?: string };
 }
 
