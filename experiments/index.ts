@@ -1,6 +1,7 @@
 import { backendsExperiment } from './backends.js';
 import { container } from './container.js';
 import { convergence } from './convergence.js';
+import { criuPrecopy } from './criu-precopy.js';
 import { liveMigration } from './live-migration.js';
 import { lostWrites } from './lost-writes.js';
 import { nodeRuntime } from './node-runtime.js';
@@ -33,9 +34,11 @@ export interface Experiment<D = any> {
   question: string;
   /** Also measured inside the lab kernels by `experiment -- all` (kernel behaviour differs there). */
   kernels?: boolean;
+  /** Needs CRIU: always measured in the deb13 lab guest with `--criu` (lab/criu-assets.ts). */
+  criu?: boolean;
   measure(): Promise<D>;
   /** Render every environment measured so far, host first. */
   render(runs: Array<Measured<D>>): Promise<Rendered>;
 }
 
-export const EXPERIMENTS: Experiment[] = [strideWriter, scanAccuracy, scenarios, backendsExperiment, convergence, stopTime, patterns, lostWrites, nodeRuntime, vmDirtyRate, container, liveMigration];
+export const EXPERIMENTS: Experiment[] = [strideWriter, scanAccuracy, scenarios, backendsExperiment, convergence, stopTime, patterns, lostWrites, nodeRuntime, vmDirtyRate, container, liveMigration, criuPrecopy];
