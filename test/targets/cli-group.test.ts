@@ -111,6 +111,9 @@ describe('dirtytrack on a group', () => {
     expect(none.code).toBe(3);
     expect(none.stderr).toMatch(/no process of pids 4194301 4194302 can be tracked/);
     expect((await dirtytrack('scan', '1', '--tree', '1')).code).toBe(2);
+    const notQemu = await dirtytrack('scan', String(process.pid), '--vm');
+    expect(notQemu.code).toBe(2);
+    expect(notQemu.stderr).toMatch(new RegExp(`^dirtytrack: --vm: process ${process.pid} is not QEMU`));
     expect((await dirtytrack('clear', '1', '--region', 'heap')).code).toBe(2);
   });
 });
