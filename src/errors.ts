@@ -10,6 +10,7 @@ export const EXIT = {
   capability: 5,
   busy: 6,         // another tracker holds the process
   output: 7,       // results could not be written (full disk, I/O error on --out or stdout)
+  armed: 8,        // serve: some target could not be closed and may stay armed (named, with `dirtytrack detach`)
 } as const;
 
 /** 128 + signal number, as shells report a process ended by that signal (SIGPIPE: stdout closed). */

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Worker } from 'node:worker_threads';
-import { DirtyTrackError, SIGNAL_EXIT } from '../errors.js';
+import { DirtyTrackError, EXIT, SIGNAL_EXIT } from '../errors.js';
 import type { MainMessage, ServeConfig, WorkerMessage } from './messages.js';
 import { ServeMetrics } from './metrics.js';
 
@@ -88,7 +88,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       closeTimer = setTimeout(() => {
         log(`the scan worker did not close its targets within ${CLOSE_TIMEOUT_MS / 1000} s; some may stay armed (dirtytrack detach PID)`);
         void worker.terminate();
-        finish(1);
+        finish(EXIT.armed);
       }, CLOSE_TIMEOUT_MS);
     };
     // A closed terminal (SIGHUP) must not leave targets armed either.
@@ -104,18 +104,18 @@ export async function serve(o: ServeOptions): Promise<number> {
         for (const r of m.reports) if (r.kind === 'error') log(`cannot track ${r.labels.pid}${r.labels.comm ? ` (${r.labels.comm})` : ''}: ${r.message}`);
       } else {
         for (const f of m.failures) log(`could not close ${f}`);
-        if (m.failures.length) exitCode = 1;
+        if (m.failures.length) exitCode = EXIT.armed;
       }
     });
     worker.on('error', (err) => {
-      log(`scan worker failed: ${err.stack ?? err.message}`);
-      exitCode = 1;
+      log(`unexpected error: the scan worker failed\n${err.stack ?? err.message}`);
+      exitCode = EXIT.failure;
     });
     worker.on('exit', () => {
       if (!stopping) {
         stopping = true;
-        exitCode = 1;
-        log('the scan worker stopped unexpectedly');
+        exitCode = EXIT.failure;
+        log(`unexpected error\n${new Error('the scan worker stopped unexpectedly').stack}`);
       }
       finish(exitCode);
     });
