@@ -40,7 +40,8 @@ exit codes: 0 ok, 1 unexpected error (the only one with a stack trace), 2 usage,
             4 permission denied, 5 capability missing (e.g. kernel without CONFIG_MEM_SOFT_DIRTY),
             6 busy: another dirtytrack tracks the process, 7 output could not be written (e.g. disk full);
             watch ended by a signal: 128 + its number (SIGHUP 129, SIGINT 130, SIGTERM 143),
-            by a closed stdout: 141 (as SIGPIPE); serve stopped by SIGHUP 129, SIGINT 130, SIGTERM 143
+            by a closed stdout: 141 (as SIGPIPE); serve stopped by SIGHUP 129, SIGINT 130, SIGTERM 143,
+            8 serve could not close a target (it may stay armed: dirtytrack detach PID)
 ${watch.WATCH_OPTIONS_USAGE}
 ${serve.SERVE_OPTIONS_USAGE}`;
 }
