@@ -15,7 +15,10 @@
  * merged as they come.
  *
  * For tests the ioctl can be a JS function (start, end, out: BigUint64Array) → { count, walkEnd }
- * that throws errors shaped like the addon's (negative .errno, .count, .walkEnd) to fail. */
+ * that throws errors shaped like the addon's (negative .errno, .count, .walkEnd) to fail.
+ *
+ * One file past 300 lines on purpose: the resume loop, the overshoot hold-back and the run merge share
+ * one per-call state; split apart, each would take all of it as arguments. */
 #define _GNU_SOURCE
 #include "functions.h"
 #include "kernel-abi.h"
