@@ -1,8 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { treePids } from '../../src/targets/tree.js';
 
 /** What `criu … --display-stats` printed for one pre-dump or dump. */
 export interface CriuStats {
+  kind: 'pre-dump' | 'dump';
   ok: boolean;
   scanned: number;
   skipped: number;
@@ -23,6 +25,25 @@ export function criuProblem(): string | null {
   return r.status === 0 ? null : `criu check exited ${r.status}: ${(r.stdout + r.stderr).trim().split('\n').slice(-5).join(' | ')}`;
 }
 
+/**
+ * `--external unix[INO]` for every socket the tree holds: the driver talks to the root over Node's stdio,
+ * which are socketpairs, and CRIU refuses to dump half of a stream connection unless told it is external.
+ */
+function externalSockets(root: number): string[] {
+  const inodes = new Set<string>();
+  for (const pid of treePids(root)) {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]!);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return [...inodes].flatMap((ino) => ['--external', `unix[${ino}]`]);
+}
+
 const num = (text: string, label: RegExp) => Number(label.exec(text)?.[1] ?? NaN);
 
 /**
@@ -34,7 +55,7 @@ export function criuDump(kind: 'pre-dump' | 'dump', pid: number, dir: string, n:
   mkdirSync(images, { recursive: true });
   const args = [kind, '-t', String(pid), '-D', images, '--track-mem', '--shell-job', '--display-stats', '-o', 'criu.log', '-v2'];
   if (prev !== undefined) args.push('--prev-images-dir', `../${prev}`);
-  if (kind === 'dump') args.push('--leave-running');
+  if (kind === 'dump') args.push('--leave-running', ...externalSockets(pid));
   const started = performance.now();
   const r = spawnSync(CRIU, args, { encoding: 'utf8' });
   const seconds = (performance.now() - started) / 1000;
@@ -46,6 +67,7 @@ export function criuDump(kind: 'pre-dump' | 'dump', pid: number, dir: string, n:
   }
   const out = `${r.stdout}\n${r.stderr}\n${log}`;
   const stats = {
+    kind,
     scanned: num(out, /pages scanned: (\d+)/i),
     skipped: num(out, /pages skipped from parent: (\d+)/i),
     written: num(out, /pages written: (\d+)/i),

@@ -25,8 +25,8 @@ function regionsOf(list: Region[]): ProcTruth['regions'] {
 export class Family {
   private constructor(readonly root: Target) {}
 
-  static async spawn(args: string[]): Promise<Family> {
-    return new Family(await Target.spawn('family', args));
+  static async spawn(args: string[], detached = false): Promise<Family> {
+    return new Family(await Target.spawn('family', args, detached));
   }
 
   get pid(): number {

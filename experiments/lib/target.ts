@@ -39,11 +39,15 @@ export class Target {
     return this.child.pid!;
   }
 
-  /** Spawn a C target by name (workloads/bin/NAME) or a Node one (a path ending in .mjs), and wait for `ready`. */
-  static async spawn(name: string, args: string[] = []): Promise<Target> {
+  /**
+   * Spawn a C target by name (workloads/bin/NAME) or a Node one (a path ending in .mjs), and wait for `ready`.
+   * `detached`: in a session of its own (CRIU refuses to dump a tree whose session leader is outside it).
+   */
+  static async spawn(name: string, args: string[] = [], detached = false): Promise<Target> {
+    const options = { stdio: ['pipe', 'pipe', 'pipe'] as Array<'pipe'>, detached };
     const child = name.endsWith('.mjs')
-      ? spawn(process.execPath, [WORKLOAD_DIR + name, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-      : spawn(WORKLOAD_BIN + name, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+      ? spawn(process.execPath, [WORKLOAD_DIR + name, ...args], options)
+      : spawn(WORKLOAD_BIN + name, args, options);
     const t = new Target(child, `${name} ${args.join(' ')}`);
     const ready = await t.next();
     if (ready.event !== 'ready') throw new Error(`${t.label}: expected a ready line, got ${JSON.stringify(ready)}`);
