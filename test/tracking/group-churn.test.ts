@@ -31,15 +31,25 @@ for (const backend of workingBackends()) {
     it('rounds complete with consistent counts while members come, go and exec; nothing left armed', async () => {
       const root = spawn('sh', ['-c', CHURN], { stdio: 'ignore' });
       const rounds: Array<{ r: WatchRound; g: GroupRound }> = [];
+      // Power: watch until the tree has churned under tracking (births and exits seen), however slowly
+      // this machine attaches; a bounded number of rounds, so a tree that never churns fails below.
+      const enough = new AbortController();
+      let born = 0, gone = 0;
       try {
         await new Promise((r) => setTimeout(r, 100));
         const { summary, tracker, error } = await watchGroup(treeSource(root.pid!), {
-          backend, intervalMs: 40, maxRounds: 25, timeoutMs: 60_000, tolerance: 0, stable: 50,
-          onRound: (r, g) => rounds.push({ r, g }),
+          backend, intervalMs: 40, maxRounds: 300, timeoutMs: 120_000, tolerance: 0, stable: 500, signal: enough.signal,
+          onRound: (r, g) => {
+            rounds.push({ r, g });
+            born += g.change.born.length;
+            gone += g.change.gone.length;
+            if (born > 5 && gone > 5 && rounds.length >= 10) enough.abort();
+          },
         });
         expect(error).toBeUndefined();
-        expect(summary.reason).toBe('max-rounds');
-        expect(rounds).toHaveLength(25);
+        expect(born, 'processes born while watched').toBeGreaterThan(5);
+        expect(gone, 'processes gone while watched').toBeGreaterThan(5);
+        expect(summary.reason).toBe('interrupted'); // stopped by the power condition, not by a limit
         for (const { r, g } of rounds) {
           expect(r.dirtyPages).toBeGreaterThanOrEqual(0);
           expect(r.newPages).toBeGreaterThanOrEqual(0);
@@ -50,10 +60,6 @@ for (const backend of workingBackends()) {
           for (const p of g.processes) expect(p.newPages).toBeLessThanOrEqual(p.dirtyPages);
           expect(r.dirtyPages).toBe(g.processes.reduce((a, p) => a + p.dirtyPages, 0) - g.group.sharedPagesMerged);
         }
-        const born = rounds.reduce((a, x) => a + x.g.change.born.length, 0);
-        const gone = rounds.reduce((a, x) => a + x.g.change.gone.length, 0);
-        expect(born).toBeGreaterThan(5); // power: the tree did churn while watched
-        expect(gone).toBeGreaterThan(5);
         expect(tracker.members().filter((m) => m.state === 'tracked').every((m) => m.backend === undefined)).toBe(true); // all closed
         for (const pid of treePids(root.pid!)) expect(userfaultfds(pid), `userfaultfds left in ${pid}`).toBe(0);
       } finally {
