@@ -6,6 +6,7 @@ import { Target, WORKLOAD_BIN, WORKLOAD_DIR } from '../../experiments/lib/target
 import { isAlive, memDir, tracerOf } from '../../src/proc/process.js';
 import { PAGE_SIZE } from '../../src/kernel/info.js';
 import type { ScanResult } from '../../src/types.js';
+import { openBackend } from '../../src/backends/select.js';
 
 export { exitAll, processState, sleep } from '../native/helpers.js';
 
@@ -77,4 +78,20 @@ export function jsonPagesIn(t: Target, json: { regions: Array<{ dirty: string[][
     }
   }
   return out;
+}
+
+/** Track `t` with uffd-wp for three write phases: each scan equals the target's truth; close() leaves nothing. */
+export async function expectTrackedExactly(t: Target): Promise<void> {
+  const b = openBackend(t.pid, 'uffd-wp');
+  try {
+    b.clear();
+    for (let i = 0; i < 3; i++) {
+      const truth = await t.write();
+      expect(pagesIn(t, b.scan({ reset: true }))).toEqual(truth);
+    }
+  } finally {
+    b.close();
+  }
+  expect(uffdInodes(t.pid)).toEqual([]);
+  await expectUnharmed(t);
 }

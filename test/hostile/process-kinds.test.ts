@@ -2,12 +2,11 @@
 // a 32-bit program. Each gets a true reason and its documented exit code, and a live process is tracked.
 import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openBackend } from '../../src/backends/select.js';
 import { isAlive, liveThread, memDir } from '../../src/proc/process.js';
 import { readMaps } from '../../src/proc/maps.js';
 import { dirtytrack } from '../helpers/cli.js';
 import { spawnTarget } from '../native/helpers.js';
-import { exitAll, exitAllHostile, expectUnharmed, jsonPagesIn, pagesIn, processState, sleep, spawnHostile, uffdInodes } from './helpers.js';
+import { exitAll, exitAllHostile, expectTrackedExactly, expectUnharmed, jsonPagesIn, pagesIn, processState, sleep, spawnHostile, uffdInodes } from './helpers.js';
 
 afterEach(async () => {
   await exitAllHostile();
@@ -59,18 +58,7 @@ describe('a process whose main thread has exited', () => {
     expect(memDir(t.pid)).toBe(`/proc/${t.pid}/task/${tid}`);
     expect(readMaps(t.pid).some((r) => r.start <= t.region().start && r.end > t.region().start)).toBe(true);
 
-    const b = openBackend(t.pid, 'uffd-wp');
-    try {
-      b.clear();
-      for (let i = 0; i < 3; i++) {
-        const truth = await t.write();
-        expect(pagesIn(t, b.scan({ reset: true }))).toEqual(truth);
-      }
-    } finally {
-      b.close();
-    }
-    expect(uffdInodes(t.pid)).toEqual([]);
-    await expectUnharmed(t);
+    await expectTrackedExactly(t);
   });
 
   it('the CLI clears and scans it (exit 0) and detach removes what clear left', async () => {

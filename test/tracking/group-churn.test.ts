@@ -2,26 +2,12 @@
 // double counts, nothing left armed in the survivors; once per working backend (the soft-dirty ones
 // freeze every member around each scan).
 import { spawn } from 'node:child_process';
-import { readdirSync, readlinkSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { watchGroup, type GroupRound } from '../../src/targets/group-source.js';
 import { treeSource, treePids } from '../../src/targets/tree.js';
 import type { WatchRound } from '../../src/watch/loop.js';
 import { workingBackends } from './backends.js';
-
-const userfaultfds = (pid: number) => {
-  try {
-    return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
-      try {
-        return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[userfaultfd]';
-      } catch {
-        return false;
-      }
-    }).length;
-  } catch {
-    return 0; // gone
-  }
-};
+import { userfaultfds } from '../helpers/userfaultfds.js';
 
 // A shell that keeps starting short-lived children, some of which exec (sh -c '…; exec …').
 const CHURN = 'while :; do (x=$(seq 1 200); exit 0) & sh -c "true; exec sleep 0.05" & sleep 0.02; wait; done';

@@ -4,23 +4,13 @@
 import { describe, expect, it } from 'vitest';
 import { runGroup, type GroupPhase } from '../../experiments/lib/group-run.js';
 import { Family } from '../../experiments/lib/family.js';
-import { readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openGroup } from '../../src/targets/group.js';
 import { treeSource } from '../../src/targets/tree.js';
 import { workingBackends } from './backends.js';
-
-/** Descriptors of `pid` that are userfaultfds (the uffd-wp backend's, while armed). */
-function userfaultfds(pid: number): number {
-  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
-    try {
-      return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[userfaultfd]';
-    } catch {
-      return false;
-    }
-  }).length;
-}
+import { userfaultfds } from '../helpers/userfaultfds.js';
 
 const FAMILY = ['--pages', '512', '--count', '40', '--shared-pages', '128', '--shared-count', '30', '--children', '2', '--seed', '7'];
 
