@@ -1,12 +1,16 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 
-/** How many descriptors of `pid` are userfaultfds (the uffd-wp backend's, while armed); 0 once it is gone. */
-export function userfaultfds(pid: number): number {
+/**
+ * Descriptors of `pid` that are userfaultfds (the uffd-wp backend's, while armed). A process that is gone
+ * throws, unless `allowGone` (a member of a churning group may exit while it is being checked).
+ */
+export function uffdDescriptors(pid: number, { allowGone = false } = {}): number[] {
   let fds: string[];
   try {
     fds = readdirSync(`/proc/${pid}/fd`);
-  } catch {
-    return 0;
+  } catch (err) {
+    if (allowGone) return [];
+    throw err;
   }
   return fds.filter((fd) => {
     try {
@@ -14,5 +18,5 @@ export function userfaultfds(pid: number): number {
     } catch {
       return false;
     }
-  }).length;
+  }).map(Number);
 }

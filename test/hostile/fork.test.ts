@@ -5,9 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openBackend } from '../../src/backends/select.js';
 import { findTrackerUffds, trackerUffds } from '../../src/backends/uffd-wp/target-fd.js';
 import { dirtytrack } from '../helpers/cli.js';
-import { exitAllHostile, expectUnharmed, jsonPagesIn, pagesIn, spawnHostile, uffdInodes } from './helpers.js';
+import { exitAll, expectUnharmed, jsonPagesIn, pagesIn, spawnHostile, uffdInodes } from './helpers.js';
 
-afterEach(exitAllHostile);
+afterEach(exitAll);
 
 /** A fork-writer tracked (armed and released, as `dirtytrack clear` leaves it) before it forks. */
 async function trackedThenForked() {

@@ -1,37 +1,18 @@
 // Shared by the hostile-target tests: spawn workloads/hostile/ targets and check them afterwards.
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { expect } from 'vitest';
-import { Target, WORKLOAD_BIN, WORKLOAD_DIR } from '../../experiments/lib/target.js';
+import type { Target } from '../../experiments/lib/target.js';
 import { isAlive, memDir, tracerOf } from '../../src/proc/process.js';
 import { PAGE_SIZE } from '../../src/kernel/info.js';
 import type { ScanResult } from '../../src/types.js';
 import { openBackend } from '../../src/backends/select.js';
+import { spawnTarget } from '../native/helpers.js';
 
 export { exitAll, processState, sleep } from '../native/helpers.js';
 
-let built = false;
-const live: Target[] = [];
-
-/** Spawn workloads/bin/hostile-NAME (built if needed); exitAllHostile() cleans up. */
-export async function spawnHostile(name: string, args: string[] = []): Promise<Target> {
-  // make only when needed: the lab guests have the binaries but no compiler
-  if (!built && !existsSync(`${WORKLOAD_BIN}hostile-${name}`)) execFileSync('make', ['-s', '-C', WORKLOAD_DIR], { stdio: 'inherit' });
-  built = true;
-  const t = await Target.spawn(`hostile-${name}`, args);
-  live.push(t);
-  return t;
-}
-
-export async function exitAllHostile(): Promise<void> {
-  for (const t of live.splice(0)) {
-    try {
-      process.kill(t.pid, 'SIGCONT');
-    } catch {
-      // gone
-    }
-    await t.exit();
-  }
+/** Spawn workloads/bin/hostile-NAME (built if missing); exitAll() cleans up. */
+export function spawnHostile(name: string, args: string[] = []): Promise<Target> {
+  return spawnTarget(`hostile-${name}`, args);
 }
 
 /** Inode numbers of the userfaultfds `pid` holds. */

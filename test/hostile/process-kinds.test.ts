@@ -6,12 +6,9 @@ import { isAlive, liveThread, memDir } from '../../src/proc/process.js';
 import { readMaps } from '../../src/proc/maps.js';
 import { dirtytrack } from '../helpers/cli.js';
 import { spawnTarget } from '../native/helpers.js';
-import { exitAll, exitAllHostile, expectTrackedExactly, expectUnharmed, jsonPagesIn, pagesIn, processState, sleep, spawnHostile, uffdInodes } from './helpers.js';
+import { exitAll, expectTrackedExactly, expectUnharmed, jsonPagesIn, pagesIn, processState, sleep, spawnHostile, uffdInodes } from './helpers.js';
 
-afterEach(async () => {
-  await exitAllHostile();
-  await exitAll();
-});
+afterEach(exitAll);
 
 describe('what a pid names', () => {
   it('a thread id: "N is a thread of process M", exit 2', async () => {

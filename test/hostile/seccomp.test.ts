@@ -9,9 +9,9 @@ import { seccompOf, tracerOf } from '../../src/proc/process.js';
 import { SYS } from '../../src/backends/uffd-wp/inject.js';
 import { requireInjectable } from '../../src/proc/seccomp.js';
 import { dirtytrack } from '../helpers/cli.js';
-import { exitAllHostile, expectTrackedExactly, expectUnharmed, pagesIn, sleep, spawnHostile, uffdInodes } from './helpers.js';
+import { exitAll, expectTrackedExactly, expectUnharmed, pagesIn, sleep, spawnHostile, uffdInodes } from './helpers.js';
 
-afterEach(exitAllHostile);
+afterEach(exitAll);
 
 const UFFD_FLAGS = 0o2000000n | 0o4000n; // O_CLOEXEC | O_NONBLOCK, as dirtytrack injects it
 

@@ -1,6 +1,6 @@
 // Shared by the native tests: fixture builds, spawning targets, looking inside them.
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Target, WORKLOAD_BIN, WORKLOAD_DIR } from '../../experiments/lib/target.js';
@@ -20,16 +20,19 @@ export function fixture(name: string): string {
   return bin;
 }
 
-/** The C workloads, built if missing (npm ci builds them; a bare checkout may not have). */
-export function ensureWorkloads(): void {
-  if (!existsSync(join(WORKLOAD_BIN, 'rate-writer'))) execFileSync('make', ['-s', '-C', WORKLOAD_DIR], { stdio: 'inherit' });
+/**
+ * The C workloads, built when `bin` is missing (npm ci builds them; a bare checkout may not have). Only
+ * when missing: the lab guests have the binaries but no compiler.
+ */
+export function ensureWorkloads(bin = 'rate-writer'): void {
+  if (!existsSync(join(WORKLOAD_BIN, bin))) execFileSync('make', ['-s', '-C', WORKLOAD_DIR], { stdio: 'inherit' });
 }
 
 const live: Target[] = [];
 
 /** Spawn a workload (name in workloads/bin) or a fixture (fixture: true); cleaned up by exitAll(). */
 export async function spawnTarget(name: string, args: string[] = [], opts: { fixture?: boolean } = {}): Promise<Target> {
-  ensureWorkloads();
+  ensureWorkloads(opts.fixture ? undefined : name);
   const t = await Target.spawn(opts.fixture ? relative(WORKLOAD_BIN, fixture(name)) : name, args);
   live.push(t);
   return t;
@@ -46,16 +49,7 @@ export async function exitAll(): Promise<void> {
   }
 }
 
-/** Descriptors of `pid` that are userfaultfds. */
-export function uffdDescriptors(pid: number): number[] {
-  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
-    try {
-      return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[userfaultfd]';
-    } catch {
-      return false;
-    }
-  }).map(Number);
-}
+export { uffdDescriptors } from '../helpers/userfaultfds.js';
 
 /** `len` bytes of `pid`'s memory at `addr` (the caller must know they are mapped). */
 export function readMem(pid: number, addr: bigint, len: number): Buffer {

@@ -1,7 +1,7 @@
 // `dirtytrack serve` scraped by a real Prometheus: the rate Prometheus stores for a rate-writer matches the
 // writer's own log, targets come (--match) and go (exit, grace, series removed), SIGTERM leaves nothing armed.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,14 +9,15 @@ import { Target } from '../../experiments/lib/target.js';
 import { TruthLog } from '../../experiments/lib/truth-log.js';
 import { PAGE_SIZE } from '../../src/kernel/info.js';
 import { freePort, startPrometheus, startServe, stop, until, type Prometheus } from './harness.js';
-import { exitAllHostile, expectUnharmed, spawnHostile, uffdInodes } from '../hostile/helpers.js';
+import { exitAll, expectUnharmed, spawnHostile, uffdInodes } from '../hostile/helpers.js';
+import { uffdDescriptors } from '../helpers/userfaultfds.js';
 
 const RATE = 4000, PAGES = 16384; // one 1 s round writes RATE pages, all distinct (uniform cycles a permutation of PAGES > RATE)
 const GRACE_S = 4;
 const seed = String(900000 + Math.floor(Math.random() * 99999)); // makes the --match pattern this run's own
 const MATCH = `rate-writer --pages 8192 --rate 2000 --seed ${seed}$`;
 
-const holdsUffd = (pid: number) => readdirSync(`/proc/${pid}/fd`).some((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[userfaultfd]'; } catch { return false; } });
+const holdsUffd = (pid: number) => uffdDescriptors(pid).length > 0;
 function absentPid(): number {
   for (let p = 4_194_000; p > 4_000_000; p--) if (!existsSync(`/proc/${p}`)) return p;
   throw new Error('no free pid number found');
@@ -43,7 +44,7 @@ afterAll(async () => {
   await prom?.close();
   writer?.kill();
   matched?.kill();
-  await exitAllHostile();
+  await exitAll();
 });
 
 const one = async (q: string) => (await prom!.query(q))[0]?.value[1];

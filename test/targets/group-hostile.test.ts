@@ -6,13 +6,13 @@ import { accuracy } from '../../experiments/lib/metrics.js';
 import { watchGroup } from '../../src/targets/group-source.js';
 import { openGroup } from '../../src/targets/group.js';
 import { pidList } from '../../src/targets/member.js';
-import { exitAllHostile, expectUnharmed, pagesIn, processState, spawnHostile, uffdInodes } from '../hostile/helpers.js';
+import { exitAll, expectUnharmed, pagesIn, processState, spawnHostile, uffdInodes } from '../hostile/helpers.js';
 import { workingBackends } from '../tracking/backends.js';
 
 const families: Family[] = [];
 afterEach(async () => {
   for (const f of families.splice(0)) await f.exit();
-  await exitAllHostile();
+  await exitAll();
 });
 
 describe.runIf(workingBackends().includes('uffd-wp'))('hostile members of a group (uffd-wp)', () => {

@@ -7,7 +7,7 @@ import { watchGroup, type GroupRound } from '../../src/targets/group-source.js';
 import { treeSource, treePids } from '../../src/targets/tree.js';
 import type { WatchRound } from '../../src/watch/loop.js';
 import { workingBackends } from './backends.js';
-import { userfaultfds } from '../helpers/userfaultfds.js';
+import { uffdDescriptors } from '../helpers/userfaultfds.js';
 
 // A shell that keeps starting short-lived children, some of which exec (sh -c '…; exec …').
 const CHURN = 'while :; do (x=$(seq 1 200); exit 0) & sh -c "true; exec sleep 0.05" & sleep 0.02; wait; done';
@@ -47,7 +47,7 @@ for (const backend of workingBackends()) {
           expect(r.dirtyPages).toBe(g.processes.reduce((a, p) => a + p.dirtyPages, 0) - g.group.sharedPagesMerged);
         }
         expect(tracker.members().filter((m) => m.state === 'tracked').every((m) => m.backend === undefined)).toBe(true); // all closed
-        for (const pid of treePids(root.pid!)) expect(userfaultfds(pid), `userfaultfds left in ${pid}`).toBe(0);
+        for (const pid of treePids(root.pid!)) expect(uffdDescriptors(pid, { allowGone: true }), `userfaultfds left in ${pid}`).toEqual([]);
       } finally {
         for (const pid of treePids(root.pid!).reverse()) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
       }

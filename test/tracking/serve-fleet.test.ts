@@ -1,7 +1,7 @@
 // The exporter's rounds (src/serve/tracker.ts, what its scan worker runs) against a rate-writer's own
 // log, once per working backend: in the lab this covers the soft-dirty backends and their freeze.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { Target } from '../../experiments/lib/target.js';
@@ -9,8 +9,9 @@ import { TruthLog } from '../../experiments/lib/truth-log.js';
 import { Fleet } from '../../src/serve/tracker.js';
 import type { TargetReport } from '../../src/serve/messages.js';
 import { workingBackends } from './backends.js';
+import { uffdDescriptors } from '../helpers/userfaultfds.js';
 
-const holdsUffd = (pid: number) => readdirSync(`/proc/${pid}/fd`).some((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[userfaultfd]'; } catch { return false; } });
+const holdsUffd = (pid: number) => uffdDescriptors(pid).length > 0;
 const RATE = 5000, PAGES = 8192, INTERVAL_MS = 200, ROUNDS = 8; // a round writes RATE / 5 distinct pages
 
 for (const backend of workingBackends()) {
