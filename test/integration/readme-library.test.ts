@@ -1,25 +1,14 @@
 // The README's library example, run as written (its import pointed at src/) against a real writer.
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { execa } from 'execa';
+import { readmeExampleFile } from '../helpers/readme.js';
 import { describe, expect, it } from 'vitest';
 import { Target } from '../../experiments/lib/target.js';
 import { ROOT } from '../helpers/cli.js';
 import { findTrackerUffds } from '../../src/backends/uffd-wp/target-fd.js';
 
-function readmeExample(): string {
-  const readme = readFileSync(ROOT + 'README.md', 'utf8');
-  const section = readme.slice(readme.indexOf('\n## Library\n'));
-  const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
-  if (!code) throw new Error('README has no ts example under "## Library"');
-  return code.replace("from 'dirtytrack'", `from '${ROOT}src/index.ts'`);
-}
-
 describe('README library example', () => {
   it('opens, clears, scans and closes, then watches with onRound; the target is left untracked', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'dirtytrack-readme-')), 'example.mts');
-    writeFileSync(file, readmeExample());
+    const file = readmeExampleFile('## Library');
     const target = await Target.spawn('rate-writer', ['--pages', '256', '--rate', '2000']);
     try {
       await target.command('start');
@@ -38,8 +27,7 @@ describe('README library example', () => {
   });
 
   it('a pid with no process: the example reports ESRCH and exits 3', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'dirtytrack-readme-')), 'example.mts');
-    writeFileSync(file, readmeExample());
+    const file = readmeExampleFile('## Library');
     const r = await execa(process.execPath, ['--import', 'tsx', file, '4194303'], { reject: false, cwd: ROOT });
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toMatch(/^ESRCH: no such process: 4194303/);
