@@ -1,5 +1,6 @@
 import { DirtyTrackError, fromSystemError, noSuchProcess } from '../errors.js';
 import { isAlive, isStopped, threadStates } from './process.js';
+import type { BackendName } from '../types.js';
 
 const sleepArray = new Int32Array(new SharedArrayBuffer(4));
 /** Synchronous sleep: the freeze window must not yield to the event loop. */
@@ -63,4 +64,12 @@ export function canSignal(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether a watch freezes by default: the soft-dirty backends read and reset in two steps, so they
+ * freeze when every process may be signalled; uffd-wp re-protects atomically as it reads and never does.
+ */
+export function freezeByDefault(backend: BackendName | undefined, pids: readonly number[]): boolean {
+  return backend !== 'uffd-wp' && pids.every(canSignal);
 }

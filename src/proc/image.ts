@@ -1,13 +1,6 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
-import { fromSystemError, noSuchProcess } from '../errors.js';
-import { memDir, readStat } from './process.js';
-
-/** The start time of `pid` (clock ticks after boot): with the pid, it names one process for good. */
-export function startTime(pid: number): number {
-  const stat = readStat(pid);
-  if (!stat) throw noSuchProcess(pid, `no /proc/${pid}/stat`);
-  return stat.startTime;
-}
+import { fromSystemError } from '../errors.js';
+import { memDir, readStat, startTime } from './process.js';
 
 /** /proc/PID/statm in pages: total size and resident; undefined when unreadable (gone). */
 export function statmPages(pid: number): { size: number; resident: number } | undefined {

@@ -2,7 +2,7 @@ import { accessSync, constants, mkdirSync, readdirSync, rmdirSync, rmSync, unlin
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirtyTrackError, fromSystemError } from '../errors.js';
-import { startTime } from './image.js';
+import { startTime } from './process.js';
 
 /**
  * One tracker per process. Resets are global to the target (clear_refs, PAGEMAP_SCAN's write-protect),

@@ -49,6 +49,13 @@ export function readStat(pid: number, tid?: number): ProcStat | null {
   }
 }
 
+/** The start time of `pid` (clock ticks after boot): with the pid, it names one process for good. */
+export function startTime(pid: number): number {
+  const stat = readStat(pid);
+  if (!stat) throw noSuchProcess(pid, `no /proc/${pid}/stat`);
+  return stat.startTime;
+}
+
 /** /proc/PID[/task/TID]/status, or a DirtyTrackError (ESRCH when gone). */
 export function readStatus(pid: number, tid?: number): string {
   const path = `${taskPath(pid, tid)}/status`;

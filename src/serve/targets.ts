@@ -80,11 +80,6 @@ export function selfAndAncestors(pid = process.pid): Set<number> {
   return out;
 }
 
-/** Start time of pid, '' when gone: with the pid, it names one process (pids are reused). */
-export function startTimeOf(pid: number): string {
-  return String(readStat(pid)?.startTime ?? '');
-}
-
 /** Every process the specs name now, each once: never the exporter or its ancestors, never a kernel thread found by a pattern, tree or cgroup. */
 export class Discovery {
   private readonly sources: Array<Source & { explicit: boolean }>;

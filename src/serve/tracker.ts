@@ -1,10 +1,10 @@
 import { openBackend } from '../backends/select.js';
 import { DirtyTrackError } from '../errors.js';
-import { canSignal, freeze, processGone, thaw } from '../proc/freeze.js';
+import { freeze, freezeByDefault, processGone, thaw } from '../proc/freeze.js';
 import { estimatePrecopy } from '../watch/precopy.js';
 import type { Backend } from '../types.js';
 import type { ErrorReason, ServeConfig, TargetLabels, TargetReport } from './messages.js';
-import { Discovery, startTimeOf, type Discovered } from './targets.js';
+import { Discovery, type Discovered } from './targets.js';
 import { readStat } from '../proc/process.js';
 import { SlidingWindow } from './window.js';
 import { concatRuns } from '../ranges.js';
@@ -16,7 +16,7 @@ export const MAX_RETRY_MS = 60_000;
 interface Tracked {
   backend: Backend;
   labels: TargetLabels;
-  startTime: string;
+  startTime: number | undefined;
   frozen: boolean;
   window: SlidingWindow;
   rates: Array<{ pages: number; seconds: number }>;
@@ -55,7 +55,7 @@ export class Fleet {
     const reports: TargetReport[] = [];
     const found = new Map(this.discovery.find().map((d) => [d.pid, d]));
     for (const [pid, t] of this.tracked) {
-      if (!found.has(pid) || processGone(pid) || startTimeOf(pid) !== t.startTime) reports.push(this.retire(pid, t));
+      if (!found.has(pid) || processGone(pid) || readStat(pid)?.startTime !== t.startTime) reports.push(this.retire(pid, t));
       else reports.push(this.scan(pid, t));
     }
     for (const [pid, r] of this.retry) {
@@ -108,12 +108,12 @@ export class Fleet {
 
   private arm(d: Discovered): TargetReport {
     const labels: TargetLabels = { pid: d.pid, comm: d.comm, backend: '', cgroup: d.cgroup };
-    const startTime = startTimeOf(d.pid);
+    const startTime = readStat(d.pid)?.startTime;
     let backend: Backend | undefined;
     try {
       backend = openBackend(d.pid, this.cfg.backend);
       labels.backend = backend.name;
-      const frozen = this.cfg.freeze ?? (backend.name !== 'uffd-wp' && canSignal(d.pid));
+      const frozen = this.cfg.freeze ?? freezeByDefault(backend.name, [d.pid]);
       const t0 = this.now();
       if (frozen) freeze(d.pid);
       try {
@@ -157,7 +157,7 @@ export class Fleet {
         if (t.frozen) thaw(pid);
       }
     } catch (err) {
-      if (processGone(pid) || startTimeOf(pid) !== t.startTime) return this.retire(pid, t);
+      if (processGone(pid) || readStat(pid)?.startTime !== t.startTime) return this.retire(pid, t);
       this.tracked.delete(pid);
       try { t.backend.close(); } catch { /* keep serving the others */ }
       // ESRCH from a live process: it called execve, and its old address space (with uffd-wp's

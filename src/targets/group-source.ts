@@ -4,7 +4,7 @@
  * first round is a whole one; a member that exited keeps what earlier rounds counted and is reported
  * gone. The loop's working and hot sets come from the keyed sets (aggregate.ts): shared pages once.
  */
-import { canSignal, freeze, thaw } from '../proc/freeze.js';
+import { freeze, freezeByDefault, thaw } from '../proc/freeze.js';
 import { residentBytes, systemClock, type Freezer, type RoundScan, type RoundSource } from '../watch/source.js';
 import { runWatch, type LoopOptions, type WatchResult } from '../watch/loop.js';
 import type { BackendChoice } from '../backends/select.js';
@@ -107,7 +107,7 @@ export function groupFreezer(tracker: GroupTracker, active: boolean): Freezer {
 
 /** The default as for one process: freeze for the soft-dirty backends (when every member may be signalled), not for uffd-wp. */
 export function groupFreezeDefault(tracker: GroupTracker): boolean {
-  return tracker.backendName() !== 'uffd-wp' && tracker.tracked().every((m) => canSignal(m.pid));
+  return freezeByDefault(tracker.backendName(), tracker.tracked().map((m) => m.pid));
 }
 
 export interface GroupWatchOptions extends LoopOptions<GroupRound> {

@@ -1,5 +1,5 @@
 import { openBackend, type BackendChoice } from '../backends/select.js';
-import { canSignal } from '../proc/freeze.js';
+import { freezeByDefault } from '../proc/freeze.js';
 import { countCommonPages, countRuns, intersectRuns, unionRuns } from '../ranges.js';
 import { converged, type StopRule } from './stop-rule.js';
 import { backendSource, processFreezer, systemClock, type Clock, type Freezer, type RoundScan, type RoundSource } from './source.js';
@@ -115,7 +115,7 @@ function intersectSets(a: PageSets, b: PageSets): PageSets {
 /** Watch one process: open its backend, freeze it around non-atomic resets, and run the loop. */
 export async function watch(pid: number, opts: WatchOptions): Promise<WatchResult> {
   const source = backendSource(openBackend(pid, opts.backend ?? 'auto'), opts.select);
-  const freezer = processFreezer(pid, opts.freeze ?? (source.backend !== 'uffd-wp' && canSignal(pid)));
+  const freezer = processFreezer(pid, opts.freeze ?? freezeByDefault(source.backend, [pid]));
   return runWatch(source, freezer, systemClock, opts);
 }
 

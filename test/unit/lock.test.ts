@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lockTarget } from '../../src/proc/lock.js';
-import { startTime } from '../../src/proc/image.js';
+import { startTime } from '../../src/proc/process.js';
 
 const root = mkdtempSync(join(tmpdir(), 'dirtytrack-lock-test-'));
 const children: ChildProcess[] = [];
