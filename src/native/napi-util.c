@@ -46,8 +46,12 @@ static void free_runs(napi_env env, void *data, void *hint) {
   free(data);
 }
 
-/* Runs this large are handed over rather than copied: no second copy of a million runs in memory. */
-#define RUNS_HAND_OVER_BYTES (1u << 20)
+/* Smaller lists are copied into a new JavaScript array and the walk keeps its list, whose pages are
+ * already faulted in: a list handed over is fresh memory every call, faulted in page by page as the
+ * walk fills it, which costs more than the copy. Lists this large are handed over instead, so that a
+ * million runs are never in memory twice. The same bound as RUNS_KEEP_BYTES: a list kept is never
+ * larger than the biggest one copied. */
+#define RUNS_HAND_OVER_BYTES RUNS_KEEP_BYTES
 
 bool dt_runs_array(napi_env env, struct runs *r, napi_value *out) {
   size_t bytes = r->n * sizeof *r->v;

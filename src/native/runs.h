@@ -27,7 +27,7 @@ static inline bool runs_push(struct runs *r, double s, double e) {
 }
 
 /* Lists grown past this are let go after a call, so that one huge answer is not held for good. */
-#define RUNS_KEEP_BYTES (4u << 20)
+#define RUNS_KEEP_BYTES (8u << 20)
 
 static inline void runs_trim(struct runs *r) {
   if (r->cap * sizeof *r->v <= RUNS_KEEP_BYTES) return;

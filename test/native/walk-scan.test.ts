@@ -209,3 +209,36 @@ describe('walkRanges (every mapping of a scan in one call)', () => {
     expect(r.calls).toBe(1);
   });
 });
+
+describe('the runs handed to JavaScript (copied from the walk\'s kept list, or the list itself when large)', () => {
+  /** Every even page of [start, end) matches: one run per page, `out.length / 3` regions per call. */
+  const evenPages: FakeScanIoctl = (start, end, out) => {
+    let p = Number(start / PAGE);
+    if (p % 2) p++;
+    let n = 0;
+    for (; p < Number(end / PAGE) && n < out.length / 3; p += 2, n++) {
+      out[3 * n] = addr(p);
+      out[3 * n + 1] = addr(p + 1);
+      out[3 * n + 2] = 2n;
+    }
+    return { count: n, walkEnd: n < out.length / 3 ? end : addr(p) };
+  };
+  const expectEvenRuns = (runs: Float64Array, from: number, pages: number) => {
+    expect(runs.length).toBe(pages);
+    let bad = 0;
+    for (let i = 0; i < runs.length; i += 2) if (runs[i] !== from + i || runs[i + 1] !== from + i + 1) bad++;
+    expect(bad).toBe(0);
+  };
+
+  // 2^16 runs (1 MiB: copied) and 2^20 runs (16 MiB: handed over); each answer must survive the next walk.
+  for (const runs of [1 << 16, 1 << 20]) {
+    it(`${runs} runs: exact, and not overwritten by the walks after it`, () => {
+      const first = walkScan(evenPages, addr(0), addr(2 * runs), { returnMask: 2 }, 65536);
+      const second = walkScan(evenPages, addr(2 * runs), addr(4 * runs), { returnMask: 2 }, 65536);
+      walkScan(evenPages, addr(0), addr(64), { returnMask: 2 }, 65536);
+      expect([first.count, second.count]).toEqual([runs, runs]);
+      expectEvenRuns(first.runs, 0, 2 * runs);
+      expectEvenRuns(second.runs, 2 * runs, 2 * runs);
+    });
+  }
+});
