@@ -16,11 +16,13 @@ export interface ServeOptions extends ServeConfig {
 }
 
 /**
- * The scan worker, next to this module. Run from source (tsx), a worker does not inherit tsx's loader:
- * a small bootstrap registers it first.
+ * The scan worker, next to this module. '../serve/' because this module also runs from the CLI's bundle
+ * (dist/cli/dirtytrack.cjs, scripts/bundle-cli.mjs), where import.meta.url is dist/cli/'s; the worker
+ * itself is not bundled. Run from source (tsx), a worker does not inherit tsx's loader: a small
+ * bootstrap registers it first.
  */
 function startWorker(workerData: ServeConfig): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), { workerData, trackUnmanagedFds: false });
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('../serve/worker.js', import.meta.url), { workerData, trackUnmanagedFds: false });
   const boot = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })`;
   return new Worker(boot, { eval: true, workerData, trackUnmanagedFds: false });
 }
