@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { ROOT } from '../helpers/cli.js';
+import { FROM_SOURCE, ROOT } from '../helpers/cli.js';
 
 /** A loopback port free right now (the kernel picks it). */
 export function freePort(): Promise<number> {
@@ -47,9 +47,9 @@ export async function stop(child: ChildProcess | undefined, signal: NodeJS.Signa
   return code;
 }
 
-/** `dirtytrack serve ARGS --listen 127.0.0.1:PORT`, from source; resolves once it says where it listens. */
-export async function startServe(args: string[], port = 0): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ROOT + 'src/cli/bin.ts', 'serve', '--listen', `127.0.0.1:${port}`, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `dirtytrack serve ARGS --listen 127.0.0.1:PORT`, from source unless `cli` says how; resolves once it says where it listens. */
+export async function startServe(args: string[], port = 0, cli = FROM_SOURCE): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
+  const child = spawn(cli[0], [...cli.slice(1), 'serve', '--listen', `127.0.0.1:${port}`, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
   child.stdout!.resume();
