@@ -1,15 +1,18 @@
 // Section 10: start-up: `dirtytrack scan PID` from process start to exit, against bare `node -e 0`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { markdownTable } from '../../experiments/lib/report.js';
 import { withBigTarget } from '../lib/big-target.js';
 import { MiB, pagesOfBytes, type Section } from '../lib/context.js';
-import { BIN_DIR, cbin } from '../lib/cbin.js';
+import { cbin } from '../lib/cbin.js';
 import { fmt, num, stats, type Stats } from '../lib/stats.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = ROOT + 'dist/cli/bin.js';
+/** What npm installs as the `dirtytrack` command: the bundle package.json's bin names (scripts/bundle-cli.mjs). */
+const BIN = ROOT + (JSON.parse(readFileSync(ROOT + 'package.json', 'utf8')) as { bin: { dirtytrack: string } }).bin.dirtytrack;
+/** The same CLI as tsc compiled it, many small ES modules: how the command ran before it was bundled. */
+const UNBUNDLED = ROOT + 'dist/cli/bin.js';
 /** ms over bare Node, medians over the rounds. */
 const GOAL_REPEATED_MS = 20;
 const GOAL_FIRST_MS = 35;
@@ -22,25 +25,6 @@ function run(argv: string[]): { wall: number; cpu: number } {
   return { wall: t.wallNs / 1e6, cpu: t.cpuNs / 1e6 };
 }
 
-/**
- * The same CLI as one esbuild bundle split at its dynamic imports (a command still loads only its own
- * chunk): how much of the start-up is Node loading dist/'s many small modules. Not what npm installs.
- */
-async function bundledCli(): Promise<string | undefined> {
-  try {
-    const esbuild = await import('esbuild');
-    const outdir = BIN_DIR + 'cli-bundle/';
-    rmSync(outdir, { recursive: true, force: true });
-    await esbuild.build({
-      entryPoints: [BIN], outdir, bundle: true, splitting: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'error',
-      define: { 'import.meta.url': JSON.stringify(pathToFileURL(ROOT + 'dist/native/binding.js').href) }, // the addon resolves as from dist/
-    });
-    return outdir + 'bin.js';
-  } catch {
-    return undefined;
-  }
-}
-
 interface Row { what: string; ms: Stats; over: Stats; cpu: Stats; cpuOver: Stats; goal?: number }
 
 export const startup: Section = {
@@ -48,15 +32,14 @@ export const startup: Section = {
   title: 'Start-up: one `dirtytrack scan` from process start to exit',
   async run(ctx) {
     const rounds = ctx.quick ? 3 : 15;
-    // The installed form: dist/ compiled by tsc, run by plain node.
-    const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
-    if (build.status !== 0) throw new Error('tsc -p tsconfig.build.json failed');
-    // An older build's dist/cli/bin.js (its own addon beside it), for before/after rows in the same rounds.
+    // The installed form, fresh: dist/ compiled by tsc, then the CLI bundled.
+    const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+    if (build.status !== 0) throw new Error('npm run build failed');
+    // An older build's CLI entry (its own addon beside it), for before/after rows in the same rounds.
     const baseline = process.env.BENCH_BASELINE_CLI;
     const baselineLabel = process.env.BENCH_BASELINE_LABEL ?? baseline;
     if (baseline && !existsSync(baseline)) throw new Error(`BENCH_BASELINE_CLI: no such file ${baseline}`);
     const node = process.execPath;
-    const bundle = await bundledCli();
     const res = await withBigTarget({ regionPages: pagesOfBytes(16 * MiB), populateEvery: 4 }, (t) => {
       const pid = String(t.pid);
       const cmds: Array<{ what: string; argv: string[]; before?: string[]; goal?: number }> = [
@@ -65,7 +48,7 @@ export const startup: Section = {
         { what: 'scan PID, target already attached (auto)', argv: [node, BIN, 'scan', pid], goal: GOAL_REPEATED_MS },
         { what: 'scan PID --backend uffd-wp, already attached (no auto probes)', argv: [node, BIN, 'scan', pid, '--backend', 'uffd-wp'] },
         { what: 'first scan PID (auto: attaches, then scans)', argv: [node, BIN, 'scan', pid], before: [node, BIN, 'detach', pid], goal: GOAL_FIRST_MS },
-        ...(bundle ? [{ what: 'bundled CLI (esbuild, split per command): scan PID, already attached (auto)', argv: [node, bundle, 'scan', pid] }] : []),
+        { what: 'unbundled (node dist/cli/bin.js, tsc output): scan PID, already attached (auto)', argv: [node, UNBUNDLED, 'scan', pid] },
         ...(baseline ? [
           { what: `before (${baselineLabel}): scan PID, already attached`, argv: [node, baseline, 'scan', pid] },
           { what: `before (${baselineLabel}): first scan PID`, argv: [node, baseline, 'scan', pid], before: [node, baseline, 'detach', pid] },
@@ -92,7 +75,7 @@ export const startup: Section = {
     });
     const judged = res.filter((r) => r.goal !== undefined);
     const markdown = [
-      `A bench/big-target.c process (16 MiB mapped, one page in 4 touched, plus its program's ~20 mappings). Each command is a fresh process, timed from fork to exit by bench/run-timed.c (wall clock, and CPU time from wait4), as a user runs it: \`node dist/cli/bin.js …\` (dist/ compiled by tsc). ${rounds} rounds after a warm-up round; each round runs every command once, in the order below, and "over bare Node" is a command's time minus \`node -e 0\`'s in the same round (median and p25–p75 over the rounds), so that the machine's load cancels as far as it can. "Already attached": tracking was left armed by an earlier command (\`dirtytrack clear\`), as between the commands of a user's session; "first": \`dirtytrack detach\` ran just before (not timed), so the scan probes, injects the userfaultfd and registers every region.${bundle ? ' The bundled row runs the same dist/ code as one esbuild bundle split per command, to show how much of the start-up is Node loading many small ES modules (it is not what npm installs).' : ''}${baseline ? ' Rows marked "before" run an older build of the CLI (its own dist/ and addon) in the same rounds.' : ''}`,
+      `A bench/big-target.c process (16 MiB mapped, one page in 4 touched, plus its program's ~20 mappings). Each command is a fresh process, timed from fork to exit by bench/run-timed.c (wall clock, and CPU time from wait4), as a user runs it: \`node ${BIN.slice(ROOT.length)} …\`, the file package.json's bin names (tsc's dist/ bundled by esbuild into one CommonJS file, scripts/bundle-cli.mjs). ${rounds} rounds after a warm-up round; each round runs every command once, in the order below, and "over bare Node" is a command's time minus \`node -e 0\`'s in the same round (median and p25–p75 over the rounds), so that the machine's load cancels as far as it can. "Already attached": tracking was left armed by an earlier command (\`dirtytrack clear\`), as between the commands of a user's session; "first": \`dirtytrack detach\` ran just before (not timed), so the scan probes, injects the userfaultfd and registers every region. The unbundled row runs the same code as tsc compiled it, many small ES modules (\`node dist/cli/bin.js\`, how the command ran before it was bundled): its difference from the row "scan PID, target already attached (auto)" is what Node 20 spends loading them.${baseline ? ' Rows marked "before" run an older build of the CLI (its own dist/ and addon) in the same rounds.' : ''}`,
       '',
       markdownTable(['command', 'wall ms', 'over bare Node, wall ms', 'CPU ms', 'over bare Node, CPU ms', 'goal (wall)'], res.map((r) => [r.what, fmt(r.ms), fmt(r.over), fmt(r.cpu), fmt(r.cpuOver), r.goal === undefined ? '—' : `≤ ${r.goal} ms: ${r.over.median <= r.goal ? 'met' : 'missed'}`])),
       '',
