@@ -8,10 +8,13 @@
  * Kernel bug (see src/native/pagemap-walk.c): when a call fills the kernel's internal buffer more
  * than once and then finishes, walk_end is left where the last internal pass began, not at the end,
  * so the next call returns that tail again; add_range absorbs the repeats (and calls counts them).
- * Two modes, timed alternately (one scan of each per rep, after W untimed warm-up scans of each):
+ * Three modes, timed alternately (one scan of each per rep, after W untimed warm-up scans of each):
  *   plain      return mask PAGE_IS_WRITTEN
  *   populated  return mask WRITTEN|PRESENT|SWAPPED, keeping regions that are present or swapped
  *              (what the uffd-wp backend asks by default: written and populated)
+ *   checked    the populated answer in two passes: plain (the kernel's fast path) over each mapping,
+ *              then populated over only what it returned, runs less than CHECK_GAP pages apart in one
+ *              call (the same answer as long as the fast path misses nothing the populated walk finds)
  *
  *   c-uffd-scan --pid P [--reps R] [--warmup W] [--vec V] [--main START_PAGE END_PAGE]
  *
@@ -19,8 +22,9 @@
  * --main: found pages inside [START_PAGE, END_PAGE) (the target's big mapping) are also counted apart.
  * Prints one JSON line:
  *   {"plainNs":[wall-clock ns per scan...],"plainCpuNs":[CPU ns (user+system) per scan...],
- *    "populatedNs":[...],"populatedCpuNs":[...],"plainPages":n,"populatedPages":n,"plainMainPages":n,
- *    "populatedMainPages":n,"plainRanges":n,"populatedRanges":n,"regions":n,"unregistered":n,"calls":n}
+ *    "populatedNs":[...],"populatedCpuNs":[...],"checkedNs":[...],"checkedCpuNs":[...],"plainPages":n,"populatedPages":n,"plainMainPages":n,
+ *    "populatedMainPages":n,"checkedMainPages":n,"plainRanges":n,"populatedRanges":n,"checkedCalls":n,
+ *    "regions":n,"unregistered":n,"calls":n}
  * Counts are those of the last scan of each mode; regions (mappings scanned), unregistered and calls
  * (ioctl calls) are those of the last populated scan.
  */
@@ -28,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,27 +132,52 @@ static int scan_mapping(struct scan_state *st, int fd, uint64_t start, uint64_t 
   return 0;
 }
 
+#define POPULATED_MASK (PAGE_IS_WRITTEN | PAGE_IS_PRESENT | PAGE_IS_SWAPPED)
+#define POPULATED_KEEP (PAGE_IS_PRESENT | PAGE_IS_SWAPPED)
+/* Checked mode: returned runs closer than this (pages) are checked in one call, which then also walks
+ * the gap between them. One PMD: about where one more call costs as much as walking the gap. */
+#define CHECK_GAP 512
+
 struct mapping_args {
   struct scan_state *st;
   int fd;
   uint64_t return_mask, keep_any;
+  bool checked;
 };
+
+/* Checked mode's first pass, one mapping at a time (kept between scans, as st's arrays are). */
+static struct scan_state fast;
 
 static void scan_one_mapping(void *ctx, uint64_t start, uint64_t end) {
   struct mapping_args *a = ctx;
-  if (scan_mapping(a->st, a->fd, start, end, a->return_mask, a->keep_any) < 0) a->st->unregistered++;
   a->st->regions++;
+  if (!a->checked) {
+    if (scan_mapping(a->st, a->fd, start, end, a->return_mask, a->keep_any) < 0) a->st->unregistered++;
+    return;
+  }
+  fast.nranges = 0;
+  fast.calls = 0;
+  if (scan_mapping(&fast, a->fd, start, end, PAGE_IS_WRITTEN, 0) < 0) {
+    a->st->unregistered++;
+    return;
+  }
+  a->st->calls += fast.calls;
+  for (size_t i = 0; i < fast.nranges;) {
+    uint64_t s = fast.ranges[i].start, e = fast.ranges[i].end;
+    for (i++; i < fast.nranges && fast.ranges[i].start - e < CHECK_GAP; i++) e = fast.ranges[i].end;
+    scan_mapping(a->st, a->fd, s << PAGE_SHIFT, e << PAGE_SHIFT, POPULATED_MASK, POPULATED_KEEP);
+  }
 }
 
 /* One scan, as a library call would do it: open maps and pagemap, scan each mapping, close. */
-static void scan_once(struct scan_state *st, int pid, uint64_t return_mask, uint64_t keep_any) {
+static void scan_once(struct scan_state *st, int pid, uint64_t return_mask, uint64_t keep_any, bool checked) {
   char path[64];
   st->nranges = 0;
   st->pages = st->regions = st->unregistered = st->calls = 0;
   snprintf(path, sizeof path, "/proc/%d/pagemap", pid);
   int fd = open(path, O_RDONLY);
   if (fd < 0) die(path);
-  struct mapping_args a = {st, fd, return_mask, keep_any};
+  struct mapping_args a = {st, fd, return_mask, keep_any, checked};
   for_each_mapping(pid, scan_one_mapping, &a);
   close(fd);
 }
@@ -169,7 +199,7 @@ static void print_ns(const char *key, const uint64_t *v, int n, int first) {
   printf("]");
 }
 
-enum { PLAIN, POPULATED, MODES };
+enum { PLAIN, POPULATED, CHECKED, MODES };
 
 int main(int argc, char **argv) {
   int pid = 0, reps = 5, warmup = 1;
@@ -193,9 +223,10 @@ int main(int argc, char **argv) {
 
   static const uint64_t return_mask[MODES] = {
       [PLAIN] = PAGE_IS_WRITTEN,
-      [POPULATED] = PAGE_IS_WRITTEN | PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+      [POPULATED] = POPULATED_MASK,
+      [CHECKED] = POPULATED_MASK,
   };
-  static const uint64_t keep_any[MODES] = {[PLAIN] = 0, [POPULATED] = PAGE_IS_PRESENT | PAGE_IS_SWAPPED};
+  static const uint64_t keep_any[MODES] = {[PLAIN] = 0, [POPULATED] = POPULATED_KEEP, [CHECKED] = POPULATED_KEEP};
   struct scan_state st[MODES] = {{0}};
   uint64_t *wall[MODES], *cpu[MODES];
   for (int m = 0; m < MODES; m++) {
@@ -205,11 +236,11 @@ int main(int argc, char **argv) {
   }
 
   for (int i = 0; i < warmup; i++)
-    for (int m = 0; m < MODES; m++) scan_once(&st[m], pid, return_mask[m], keep_any[m]);
+    for (int m = 0; m < MODES; m++) scan_once(&st[m], pid, return_mask[m], keep_any[m], m == CHECKED);
   for (int i = 0; i < reps; i++)
     for (int m = 0; m < MODES; m++) {
       uint64_t t0 = clock_ns(CLOCK_MONOTONIC), c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
-      scan_once(&st[m], pid, return_mask[m], keep_any[m]);
+      scan_once(&st[m], pid, return_mask[m], keep_any[m], m == CHECKED);
       cpu[m][i] = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
       wall[m][i] = clock_ns(CLOCK_MONOTONIC) - t0;
     }
@@ -219,10 +250,13 @@ int main(int argc, char **argv) {
   print_ns("plainCpuNs", cpu[PLAIN], reps, 0);
   print_ns("populatedNs", wall[POPULATED], reps, 0);
   print_ns("populatedCpuNs", cpu[POPULATED], reps, 0);
+  print_ns("checkedNs", wall[CHECKED], reps, 0);
+  print_ns("checkedCpuNs", cpu[CHECKED], reps, 0);
   printf(",\"plainPages\":%" PRIu64 ",\"populatedPages\":%" PRIu64 ",\"plainMainPages\":%" PRIu64
          ",\"populatedMainPages\":%" PRIu64 ",\"plainRanges\":%zu,\"populatedRanges\":%zu",
          st[PLAIN].pages, st[POPULATED].pages, pages_within(&st[PLAIN], ms, me),
          pages_within(&st[POPULATED], ms, me), st[PLAIN].nranges, st[POPULATED].nranges);
+  printf(",\"checkedMainPages\":%" PRIu64 ",\"checkedCalls\":%" PRIu64, pages_within(&st[CHECKED], ms, me), st[CHECKED].calls);
   printf(",\"regions\":%" PRIu64 ",\"unregistered\":%" PRIu64 ",\"calls\":%" PRIu64 "}\n", st[POPULATED].regions,
          st[POPULATED].unregistered, st[POPULATED].calls);
   return 0;
