@@ -165,7 +165,7 @@ static void scan_one_mapping(void *ctx, uint64_t start, uint64_t end) {
   for (size_t i = 0; i < fast.nranges;) {
     uint64_t s = fast.ranges[i].start, e = fast.ranges[i].end;
     for (i++; i < fast.nranges && fast.ranges[i].start - e < CHECK_GAP; i++) e = fast.ranges[i].end;
-    scan_mapping(a->st, a->fd, s << PAGE_SHIFT, e << PAGE_SHIFT, POPULATED_MASK, POPULATED_KEEP);
+    scan_mapping(a->st, a->fd, s << PAGE_SHIFT, e << PAGE_SHIFT, a->return_mask, a->keep_any);
   }
 }
 

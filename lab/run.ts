@@ -112,8 +112,7 @@ const relative = (p: string) => path.relative(process.cwd(), p) || p;
 export function buildProject(log: (line: string) => void): void {
   for (const [what, cmd, args] of [
     ['C targets', 'make', ['-s', '-C', 'workloads']],
-    ['dist/', path.join(projectRoot, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json']],
-    ['the CLI bundle', process.execPath, [path.join(projectRoot, 'scripts/bundle-cli.mjs')]], // as npm run build
+    ['dist/ and the CLI bundle', 'npm', ['run', '-s', 'build']],
   ] as const) {
     const r = spawnSync(cmd, args, { cwd: projectRoot, stdio: ['ignore', 'ignore', 'pipe'] });
     if (r.status !== 0) throw new LabError(`lab: building ${what} failed: ${String(r.stderr ?? r.error).trim().split('\n')[0]}`, 125);

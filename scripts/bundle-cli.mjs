@@ -9,12 +9,13 @@
 // no import.meta: it becomes an object whose url is the bundle's (scripts/cjs-import-meta.mjs), injected
 // rather than set by a banner, which would come before esbuild's "use strict" and void it.
 import { build } from 'esbuild';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const outfile = join(root, 'dist/cli/dirtytrack.cjs');
+// Where package.json's bin says the command is, so the two never disagree.
+const outfile = join(root, JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).bin.dirtytrack);
 
 const { outputFiles, warnings } = await build({
   entryPoints: [join(root, 'dist/cli/bin.js')],
